@@ -1,0 +1,150 @@
+"""PynamoDB models of the campaign table (one table, several item types).
+
+Keys and the access patterns they serve (README, "Data model"):
+
+- submission: pk ``C#{c}#U#{unit}``, sk ``S#{received}#{version}`` (a unit's history, newest
+  first); gsi1 ``C#{c}#D#{deliverable}#P#{period}`` / ``U#{unit}#{received}`` (all units for one
+  deadline); gsi2 ``C#{c}#SUB`` / ``{received}#{unit}`` (the campaign's feed, newest first).
+- rejected key: pk ``INTAKE#REJECTED``, sk ``{received}#{key}#{version}``.
+- notice: pk ``C#{c}#N#{scope}``, sk the notice's natural key within the scope.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+class _TableMeta:
+    table_name = os.environ.get("TABLE_NAME", "campaign-reporting")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "cn-north-1"
+    host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def submission_pk(campaign_id: str, unit_code: str) -> str:
+    return f"C#{campaign_id}#U#{unit_code}"
+
+
+def deadline_pk(campaign_id: str, deliverable_id: str, period: str) -> str:
+    return f"C#{campaign_id}#D#{deliverable_id}#P#{period}"
+
+
+def feed_pk(campaign_id: str) -> str:
+    return f"C#{campaign_id}#SUB"
+
+
+class ByDeadline(GlobalSecondaryIndex["Submission"]):
+    """All units' submissions for one deliverable and period (status board, sweep)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class CampaignFeed(GlobalSecondaryIndex["Submission"]):
+    """Every submission of a campaign, newest first."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Finding(MapAttribute):
+    """One error or warning: where it is and what to do, in Chinese."""
+
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+    sheet = UnicodeAttribute(null=True)
+    row = NumberAttribute(null=True)
+    column = UnicodeAttribute(null=True)
+    section = UnicodeAttribute(null=True)
+
+
+class Submission(Model):
+    """One uploaded object version; never overwritten by a later upload."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    by_deadline = ByDeadline()
+    feed = CampaignFeed()
+
+    campaign = UnicodeAttribute()
+    unit = UnicodeAttribute()
+    unit_name = UnicodeAttribute()
+    deliverable = UnicodeAttribute()
+    period = UnicodeAttribute()
+    bucket = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    version_id = UnicodeAttribute()
+    sequencer = UnicodeAttribute(null=True)
+    file_name = UnicodeAttribute()
+    size = NumberAttribute()
+    sha256 = UnicodeAttribute()
+    etag = UnicodeAttribute(null=True)
+    received_at = UTCDateTimeAttribute()
+    received_at_local = UnicodeAttribute()
+    status = UnicodeAttribute()
+    errors = ListAttribute(of=Finding, default=list)
+    warnings = ListAttribute(of=Finding, default=list)
+    updated_at = UTCDateTimeAttribute()
+
+
+class RejectedUpload(Model):
+    """An object whose key names no known campaign, unit, deliverable or period."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    bucket = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    version_id = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+
+
+class Notice(Model):
+    """The exactly-once log of outgoing email, keyed by the notice's natural key."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    recipients = ListAttribute(of=UnicodeAttribute)
+    cc = ListAttribute(of=UnicodeAttribute, default=list)
+    subject = UnicodeAttribute()
+    text = UnicodeAttribute()
+    html = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending → sending → sent, or failed (retried) / rejected (permanent)
+    attempts = NumberAttribute(default=0)
+    lease_until = UTCDateTimeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()

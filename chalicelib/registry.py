@@ -1,0 +1,224 @@
+"""The campaign registry: units, contacts, deliverables, stages and due rules, as data.
+
+Each campaign is one JSON file in ``chalicelib/campaigns/``, validated against
+``schemas/campaign.schema.json`` and cross-checked here (what a schema cannot say).
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, time
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.schemas import validator
+
+CAMPAIGN_DIR = Path(__file__).resolve().parent / "campaigns"
+
+
+class RegistryError(ValueError):
+    """The registry data is inconsistent; raised at start-up, never at request time."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    role: str
+    name: str
+    email: str
+    title: str = ""
+    mobile: str | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    contacts: tuple[Contact, ...]
+    aliases: tuple[str, ...] = ()
+    bureau: str | None = None
+
+    def contacts_in_role(self, role: str) -> tuple[Contact, ...]:
+        return tuple(c for c in self.contacts if c.role == role)
+
+    @property
+    def liaisons(self) -> tuple[Contact, ...]:
+        return self.contacts_in_role("联络员")
+
+    @property
+    def leaders(self) -> tuple[Contact, ...]:
+        return self.contacts_in_role("分管领导")
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    id: str
+    name: str
+    kind: str
+    formats: tuple[str, ...]
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    name: str
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class DeadlineSpec:
+    id: str
+    name: str
+    deliverables: tuple[str, ...]
+    rule: dict[str, Any]
+    package: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Office:
+    name: str
+    email: str
+    liaison: Contact | None = None
+
+
+def normalise_name(text: str) -> str:
+    """Fold full-width forms and stray spaces so 「原平市 」 and 「原平市」 match."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str
+    zone: ZoneInfo
+    due_time: time
+    office: Office
+    units: tuple[Unit, ...]
+    deliverables: dict[str, Deliverable]
+    stages: dict[str, Stage]
+    deadline_specs: tuple[DeadlineSpec, ...]
+    _unit_index: dict[str, Unit] = field(default_factory=dict, repr=False, compare=False)
+
+    def unit(self, ref: str) -> Unit | None:
+        """A unit by code, name or alias (as people type them: 原平, 五台山, 140981)."""
+        return self._unit_index.get(normalise_name(ref))
+
+    def deliverable(self, deliverable_id: str) -> Deliverable | None:
+        return self.deliverables.get(deliverable_id)
+
+
+def _contact(raw: dict[str, Any]) -> Contact:
+    return Contact(
+        role=raw["role"],
+        name=raw["name"],
+        email=raw["email"],
+        title=raw.get("title", ""),
+        mobile=raw.get("mobile"),
+    )
+
+
+def build_campaign(raw: dict[str, Any]) -> Campaign:
+    errors = sorted(validator("campaign").iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
+        raise RegistryError(f"campaign {raw.get('id', '?')}: {where}: {errors[0].message}")
+
+    units = tuple(
+        Unit(
+            code=u["code"],
+            name=u["name"],
+            aliases=tuple(u.get("aliases", ())),
+            bureau=u.get("bureau"),
+            contacts=tuple(_contact(c) for c in u["contacts"]),
+        )
+        for u in raw["units"]
+    )
+    index: dict[str, Unit] = {}
+    for unit in units:
+        for ref in (unit.code, unit.name, *unit.aliases, *((unit.bureau,) if unit.bureau else ())):
+            key = normalise_name(ref)
+            if key in index and index[key] is not unit:
+                raise RegistryError(f"campaign {raw['id']}: '{ref}' names both {index[key].code} and {unit.code}")
+            index[key] = unit
+
+    deliverables = {
+        d["id"]: Deliverable(
+            id=d["id"], name=d["name"], kind=d["kind"], formats=tuple(d["formats"]), template=d.get("template")
+        )
+        for d in raw["deliverables"]
+    }
+    stages = {
+        s["id"]: Stage(
+            id=s["id"], name=s["name"], start=date.fromisoformat(s["start"]), end=date.fromisoformat(s["end"])
+        )
+        for s in raw["stages"]
+    }
+    specs = []
+    for d in raw["deadlines"]:
+        unknown = [x for x in d["deliverables"] if x not in deliverables]
+        unknown += [p["deliverable"] for p in d.get("package", ()) if p["deliverable"] not in d["deliverables"]]
+        if unknown:
+            raise RegistryError(f"campaign {raw['id']}: deadline {d['id']} names unknown deliverables {unknown}")
+        if d["rule"]["type"] == "monthly" and d["rule"]["stage"] not in stages:
+            raise RegistryError(f"campaign {raw['id']}: deadline {d['id']} names unknown stage {d['rule']['stage']}")
+        specs.append(
+            DeadlineSpec(
+                id=d["id"],
+                name=d["name"],
+                deliverables=tuple(d["deliverables"]),
+                rule=dict(d["rule"]),
+                package=tuple((p["deliverable"], p["count"]) for p in d.get("package", ())),
+            )
+        )
+    for stage in stages.values():
+        if stage.end < stage.start:
+            raise RegistryError(f"campaign {raw['id']}: stage {stage.id} ends before it starts")
+
+    office_raw = raw["office"]
+    return Campaign(
+        id=raw["id"],
+        name=raw["name"],
+        zone=ZoneInfo(raw["timezone"]),
+        due_time=time.fromisoformat(raw["due_time"]),
+        office=Office(
+            name=office_raw["name"],
+            email=office_raw["email"],
+            liaison=_contact(office_raw["liaison"]) if "liaison" in office_raw else None,
+        ),
+        units=units,
+        deliverables=deliverables,
+        stages=stages,
+        deadline_specs=tuple(specs),
+        _unit_index=index,
+    )
+
+
+@dataclass(frozen=True)
+class Registry:
+    campaigns: dict[str, Campaign]
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+
+def load_registry(directory: Path = CAMPAIGN_DIR) -> Registry:
+    campaigns: dict[str, Campaign] = {}
+    for path in sorted(directory.glob("*.json")):
+        with path.open(encoding="utf-8") as handle:
+            campaign = build_campaign(json.load(handle))
+        if campaign.id != path.stem:
+            raise RegistryError(f"{path.name}: campaign id '{campaign.id}' must match the file name")
+        campaigns[campaign.id] = campaign
+    if not campaigns:
+        raise RegistryError(f"no campaign files in {directory}")
+    return Registry(campaigns)
+
+
+@cache
+def default_registry() -> Registry:
+    return load_registry()

@@ -1,0 +1,55 @@
+"""``make run``: the whole system in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from infra.local.settings import LocalSettings
+from infra.local.system import LocalSystem
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
+    settings = LocalSettings.from_env()
+    system = LocalSystem(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    system.start()
+    out = system.outputs
+    assert out is not None
+    print(
+        f"""
+专项整治材料报送系统 — local stack is up
+
+  AWS endpoint (moto)  {settings.aws_endpoint}   region {settings.region}, any access key
+    bucket             {out.bucket}   (versioned, notifies the upload queue)
+    upload queue       {out.queue_url}
+    dead-letter queue  {out.dlq_url}
+    table              {out.table}
+  HTTP API (Chalice)   {settings.api_url}
+    try                curl '{settings.api_url}/campaigns/xinzhou-2023/submissions?unit=原平市'
+  event pump           bucket → queue → app.handle_upload
+  SMTP sink            {settings.host}:{settings.smtp_port} → {settings.outbox_dir}/*.eml
+
+  Upload:  aws --endpoint-url {settings.aws_endpoint} s3 cp FILE \\
+             's3://{out.bucket}/uploads/xinzhou-2023/140981/issue-list/2023-05/原平市5月清单.xlsx'
+  Demo:    make demo    (in a second terminal)
+  Stop:    Ctrl-C
+""",
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("stopping…", flush=True)
+    system.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

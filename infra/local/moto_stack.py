@@ -1,0 +1,69 @@
+"""moto's server, in-process, made to emit S3 events the way AWS does."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import quote_plus
+
+from moto.server import ThreadedMotoServer
+
+_sequence = itertools.count()
+_sequence_lock = threading.Lock()
+_patched = False
+
+
+def _next_sequencer() -> str:
+    # S3's sequencer is a hex string that only ever grows for a key; a clock plus a counter is.
+    with _sequence_lock:
+        return f"{time.time_ns():016X}{next(_sequence) % 0x10000:04X}"
+
+
+def patch_s3_event_fidelity() -> None:
+    """moto 5.2.5 leaves ``versionId`` and ``sequencer`` out of S3 notifications (AWS sends both)
+    and encodes the slashes of keys (AWS does not).
+
+    The handler relies on them (exact version read, ordering of concurrent uploads), so the local
+    stack adds them where moto builds the event, keeping everything else as moto makes it.
+    """
+    global _patched
+    if _patched:
+        return
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+
+    def _get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original(event_name, bucket, key, notification_id)
+        for record in event["Records"]:
+            obj = record["s3"]["object"]
+            # AWS form-encodes keys but keeps their slashes; moto encodes those too.
+            obj["key"] = quote_plus(key.name, safe="/")
+            version = getattr(key, "version_id", None)
+            if version and version != "null":
+                obj["versionId"] = version
+            obj["sequencer"] = _next_sequencer()
+            record.setdefault("userIdentity", {"principalId": "AWS:LOCAL"})
+            record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+            record.setdefault("responseElements", {"x-amz-request-id": "LOCAL", "x-amz-id-2": "LOCAL"})
+        return event
+
+    notifications._get_s3_event = _get_s3_event
+    _patched = True
+
+
+class MotoStack:
+    def __init__(self, host: str, port: int) -> None:
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.endpoint = f"http://{host}:{port}"
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        patch_s3_event_fidelity()
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()

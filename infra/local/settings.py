@@ -1,0 +1,48 @@
+"""Settings of the local stack; every port and path can be overridden from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = PROJECT_DIR / "infra" / "template.json"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    host: str = "127.0.0.1"
+    aws_port: int = 4566
+    api_port: int = 8000
+    smtp_port: int = 1025
+    outbox_dir: Path = PROJECT_DIR / ".local" / "outbox"
+    region: str = "cn-north-1"
+    stack_name: str = "campaign-reporting-local"
+    template_parameters: dict[str, str] = field(
+        default_factory=lambda: {"BucketName": "campaign-uploads-local", "TableName": "campaign-reporting-local"}
+    )
+    # Lambda would wait out the visibility timeout before a retry; locally we retry sooner.
+    retry_delay_seconds: int = 2
+    verbose: bool = True
+
+    @classmethod
+    def from_env(cls) -> LocalSettings:
+        env = os.environ
+        return cls(
+            host=env.get("LOCAL_HOST", cls.host),
+            aws_port=int(env.get("LOCAL_AWS_PORT", cls.aws_port)),
+            api_port=int(env.get("LOCAL_API_PORT", cls.api_port)),
+            smtp_port=int(env.get("LOCAL_SMTP_PORT", cls.smtp_port)),
+            outbox_dir=Path(env.get("LOCAL_OUTBOX_DIR", str(cls.outbox_dir))),
+            region=env.get("LOCAL_REGION", cls.region),
+            retry_delay_seconds=int(env.get("LOCAL_RETRY_DELAY_SECONDS", cls.retry_delay_seconds)),
+        )
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"

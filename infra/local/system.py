@@ -1,0 +1,131 @@
+"""Start and stop the whole system on one machine: AWS endpoint, API, event pump, SMTP sink."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from infra.local.moto_stack import MotoStack
+from infra.local.provision import provision
+from infra.local.pump import EventPump
+from infra.local.settings import PROJECT_DIR, TEMPLATE_PATH, LocalSettings
+from infra.local.smtp_sink import SmtpSink
+
+LOCAL_STAGE = "local"
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    bucket: str
+    table: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+
+
+class LocalSystem:
+    def __init__(self, settings: LocalSettings | None = None) -> None:
+        self.settings = settings or LocalSettings.from_env()
+        self.moto = MotoStack(self.settings.host, self.settings.aws_port)
+        self.smtp = SmtpSink(self.settings.host, self.settings.smtp_port, self.settings.outbox_dir)
+        self.outputs: StackOutputs | None = None
+        self.app_module: Any = None
+        self.pump: EventPump | None = None
+        self._api_server: Any = None
+        self._api_thread: threading.Thread | None = None
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.settings.region
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(service, endpoint_url=self.settings.aws_endpoint)
+
+    def app_environment(self, stage_env: dict[str, str]) -> dict[str, str]:
+        """The stage's variables from .chalice/config.json, overridable from the shell,
+        plus what only the running stack knows (endpoint, ports, resource names)."""
+        assert self.outputs is not None
+        env = {key: os.environ.get(key, value) for key, value in stage_env.items()}
+        s = self.settings
+        env.update(
+            AWS_ENDPOINT_URL=s.aws_endpoint,
+            AWS_DEFAULT_REGION=s.region,
+            AWS_REGION=s.region,
+            SMTP_HOST=s.host,
+            SMTP_PORT=str(s.smtp_port),
+            BUCKET_NAME=self.outputs.bucket,
+            TABLE_NAME=self.outputs.table,
+        )
+        return env
+
+    def start(self) -> LocalSystem:
+        from chalice.cli.factory import CLIFactory
+        from chalice.local import create_local_server
+
+        s = self.settings
+        self.moto.start()
+        outputs = provision(s.aws_endpoint, s.region, s.stack_name, TEMPLATE_PATH, s.template_parameters)
+        self.outputs = StackOutputs(
+            bucket=outputs["UploadBucketName"],
+            table=outputs["CampaignTableName"],
+            queue_url=outputs["UploadQueueUrl"],
+            queue_arn=outputs["UploadQueueArn"],
+            dlq_url=outputs["UploadDeadLetterQueueUrl"],
+        )
+        self.smtp.start()
+
+        factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
+        config = factory.create_config_obj(chalice_stage_name=LOCAL_STAGE)
+        app_obj = factory.load_chalice_app(self.app_environment(config.environment_variables))
+        import app as app_module  # loaded by the factory above, with the stage's environment
+
+        self.app_module = app_module
+        self._api_server = create_local_server(app_obj, config, s.host, s.api_port)
+        self._api_thread = threading.Thread(target=self._api_server.serve_forever, name="chalice-local", daemon=True)
+        self._api_thread.start()
+
+        self.pump = EventPump(
+            self.client("sqs"),
+            self.outputs.queue_url,
+            self.outputs.queue_arn,
+            s.region,
+            handler=app_module.handle_upload,
+            retry_delay_seconds=s.retry_delay_seconds,
+        )
+        self.pump.start()
+        self._wait_for_api()
+        return self
+
+    def _wait_for_api(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.settings.api_url}/health", timeout=1) as response:  # noqa: S310 (http on loopback)
+                    if response.status == 200:
+                        return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.pump:
+            self.pump.stop()
+            self.pump.join(timeout=5)
+        if self._api_server:
+            self._api_server.shutdown()
+        self.smtp.stop()
+        self.moto.stop()
+
+    def __enter__(self) -> LocalSystem:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,98 @@
+"""Shared fixtures. The local stack runs once per test session, on free ports, in-process.
+
+The environment is set here, before any test module imports ``chalicelib``, so the models
+bind to the local stack's table exactly as the Lambda functions bind to theirs.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.settings import LocalSettings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+LOCAL = LocalSettings(
+    aws_port=_free_port(),
+    api_port=_free_port(),
+    smtp_port=_free_port(),
+    outbox_dir=ARTIFACTS / "outbox",
+    retry_delay_seconds=1,
+)
+
+_ENV = {
+    "AWS_ENDPOINT_URL": LOCAL.aws_endpoint,
+    "AWS_DEFAULT_REGION": LOCAL.region,
+    "AWS_REGION": LOCAL.region,
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "TABLE_NAME": LOCAL.template_parameters["TableName"],
+    "BUCKET_NAME": LOCAL.template_parameters["BucketName"],
+    "SMTP_HOST": LOCAL.host,
+    "SMTP_PORT": str(LOCAL.smtp_port),
+}
+os.environ.update(_ENV)
+
+
+@pytest.fixture(scope="session")
+def system() -> Iterator[Any]:
+    import shutil
+
+    from infra.local.system import LocalSystem
+
+    shutil.rmtree(LOCAL.outbox_dir, ignore_errors=True)
+    with LocalSystem(LOCAL) as running:
+        yield running
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)
+
+
+def api_get(path: str, **params: str) -> tuple[int, Any]:
+    query = ("?" + urllib.parse.urlencode(params)) if params else ""
+    url = f"{LOCAL.api_url}{urllib.parse.quote(path)}{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def outbox() -> list[EmailMessage]:
+    """Every message the SMTP sink stored, oldest first."""
+    messages = []
+    for path in sorted(LOCAL.outbox_dir.glob("*.eml")):
+        messages.append(email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
+    return messages  # type: ignore[return-value]
+
+
+def mails_with_notice_key(fragment: str) -> list[EmailMessage]:
+    return [m for m in outbox() if fragment in str(m.get("X-Notice-Key", ""))]
