@@ -12,7 +12,8 @@ from chalice.app import SQSEvent
 
 from chalicelib.settings import DEFAULT_UPLOAD_QUEUE_NAME
 
-app = Chalice(app_name="campaign-reporting")
+# Powertools owns logging (structured JSON); Chalice's own handler would print every line twice.
+app = Chalice(app_name="campaign-reporting", configure_logs=False)
 logger = Logger(service="campaign-reporting")
 
 
@@ -80,6 +81,7 @@ def handle_upload(event: SQSEvent) -> None:
 
     context = _intake_context()
     for record in event:
+        logger.clear_state()  # keys of the previous invocation must not label this one
         logger.append_keys(message_id=record.to_dict().get("messageId"))
         for ref in object_refs(record.body):
             ingest(ref, context)

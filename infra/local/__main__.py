@@ -12,11 +12,15 @@ from infra.local.system import LocalSystem
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
+    # Libraries stay quiet; the app logs JSON (Powertools) and the pump reports failures.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
+    logging.getLogger("local").setLevel(logging.INFO)
     settings = LocalSettings.from_env()
     system = LocalSystem(settings)
     stop = threading.Event()
+    # Explicit handlers: a shell that starts us in the background ignores SIGINT otherwise.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     system.start()
     out = system.outputs
     assert out is not None
@@ -41,10 +45,7 @@ def main() -> int:
 """,
         flush=True,
     )
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    while not stop.wait(0.5):
         pass
     print("stopping…", flush=True)
     system.stop()

@@ -62,6 +62,7 @@ class MotoStack:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        logging.getLogger("moto").setLevel(logging.ERROR)  # "no CloudFormation support for …": applied by provision
         patch_s3_event_fidelity()
         self._server.start()
 

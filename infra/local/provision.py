@@ -152,14 +152,13 @@ def provision(
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
     cfn = session.client("cloudformation", endpoint_url=endpoint)
     template_body = template_path.read_text(encoding="utf-8")
-    with warnings.catch_warnings():
-        # moto warns that it skips AWS::SQS::QueuePolicy; apply_skipped_properties applies it.
-        warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
-        cfn.create_stack(
-            StackName=stack_name,
-            TemplateBody=template_body,
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        )
+    # moto warns (from its server thread) that it skips the queue policy; we apply it below.
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::SQS::QueuePolicy")
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=template_body,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    )
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"local stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
