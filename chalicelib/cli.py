@@ -66,6 +66,31 @@ def cmd_submissions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_upload(args: argparse.Namespace) -> int:
+    """Put a file where a county's upload goes (for the office uploading on a unit's behalf)."""
+    import boto3
+
+    from chalicelib.registry import default_registry
+    from chalicelib.settings import current
+    from chalicelib.upload_keys import UploadKeyError, resolve_upload_key, upload_key
+
+    registry = default_registry()
+    campaign = registry.campaign(args.campaign)
+    unit = campaign.unit(args.unit) if campaign else None
+    path = Path(args.file)
+    key = upload_key(args.campaign, unit.code if unit else args.unit, args.deliverable, args.period, path.name)
+    try:
+        resolve_upload_key(registry, key)
+    except UploadKeyError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    settings = current()
+    s3 = boto3.client("s3", region_name=settings.region)
+    version = s3.put_object(Bucket=settings.bucket_name, Key=key, Body=path.read_bytes())["VersionId"]
+    print(f"s3://{settings.bucket_name}/{key}  version {version}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description="专项整治材料报送系统：运维命令")
     parser.add_argument("--local", action="store_true", help="use the local stack (make run) settings")
@@ -82,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     submissions.add_argument("--limit", type=int, default=20)
     submissions.add_argument("--json", action="store_true")
     submissions.set_defaults(run=cmd_submissions)
+
+    upload = sub.add_parser("upload", help="upload a file for a unit, the same way a county does")
+    upload.add_argument("file")
+    upload.add_argument("--campaign", default="xinzhou-2023")
+    upload.add_argument("--unit", required=True, help="code or name, e.g. 140981 or 原平市")
+    upload.add_argument("--deliverable", required=True, help="e.g. issue-list")
+    upload.add_argument("--period", required=True, help="e.g. 2023-05, setup or final")
+    upload.set_defaults(run=cmd_upload)
     return parser
 
 

@@ -34,7 +34,7 @@ def main() -> int:
     dead-letter queue  {out.dlq_url}
     table              {out.table}
   HTTP API (Chalice)   {settings.api_url}
-    try                curl '{settings.api_url}/campaigns/xinzhou-2023/submissions?unit=原平市'
+    try                curl -sG {settings.api_url}/campaigns/xinzhou-2023/submissions --data-urlencode unit=原平市
   event pump           bucket → queue → app.handle_upload
   SMTP sink            {settings.host}:{settings.smtp_port} → {settings.outbox_dir}/*.eml
 
