@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     submissions.add_argument("--json", action="store_true")
     submissions.set_defaults(run=cmd_submissions)
 
+    from chalicelib.calendar_cli import add_calendar_parser, run_calendar
+
+    add_calendar_parser(sub).set_defaults(run=run_calendar)
+
     upload = sub.add_parser("upload", help="upload a file for a unit, the same way a county does")
     upload.add_argument("file")
     upload.add_argument("--campaign", default="xinzhou-2023")

@@ -86,6 +86,39 @@ class Office:
     liaison: Contact | None = None
 
 
+DUE_DAY_POLICIES = ("keep", "next-working-day")
+
+
+@dataclass(frozen=True)
+class NoticePolicy:
+    """When notices go out; the rules that use it are in ``chalicelib.notice_policy``.
+
+    Defaults: three days' warning leaves a working day or two to chase signatures and stamps even
+    across a weekend, the day before and the day itself catch the forgetful; overdue every three days
+    keeps up pressure without a daily flood; a week overdue is what the office would otherwise phone the
+    leader in charge about (escalation copies the 分管领导).
+    """
+
+    reminder_days_before: tuple[int, ...] = (3, 1, 0)  # descending, unique; 0 is the due date
+    overdue_every_days: int = 3
+    escalate_after_days: int | None = 7  # None: never escalate
+    digest: bool = True
+
+
+def _notice_policy(raw: dict[str, Any] | None) -> NoticePolicy:
+    if raw is None:
+        return NoticePolicy()
+    defaults = NoticePolicy()
+    return NoticePolicy(
+        reminder_days_before=tuple(
+            sorted(set(raw.get("reminder_days_before", defaults.reminder_days_before)), reverse=True)
+        ),
+        overdue_every_days=raw.get("overdue_every_days", defaults.overdue_every_days),
+        escalate_after_days=raw.get("escalate_after_days", defaults.escalate_after_days),
+        digest=raw.get("digest", defaults.digest),
+    )
+
+
 def normalise_name(text: str) -> str:
     """Fold full-width forms and stray spaces so 「原平市 」 and 「原平市」 match."""
     return "".join(unicodedata.normalize("NFKC", text).split())
@@ -102,6 +135,8 @@ class Campaign:
     deliverables: dict[str, Deliverable]
     stages: dict[str, Stage]
     deadline_specs: tuple[DeadlineSpec, ...]
+    due_day_policy: str = "keep"  # one of DUE_DAY_POLICIES; applied in chalicelib.deadlines
+    notice_policy: NoticePolicy = field(default_factory=NoticePolicy)
     _unit_index: dict[str, Unit] = field(default_factory=dict, repr=False, compare=False)
 
     def unit(self, ref: str) -> Unit | None:
@@ -110,6 +145,11 @@ class Campaign:
 
     def deliverable(self, deliverable_id: str) -> Deliverable | None:
         return self.deliverables.get(deliverable_id)
+
+    @property
+    def year(self) -> int:
+        """The campaign year: dates written without a year (6月30日) belong to it."""
+        return min(stage.start for stage in self.stages.values()).year
 
 
 def _contact(raw: dict[str, Any]) -> Contact:
@@ -194,6 +234,8 @@ def build_campaign(raw: dict[str, Any]) -> Campaign:
         deliverables=deliverables,
         stages=stages,
         deadline_specs=tuple(specs),
+        due_day_policy=raw.get("due_day_policy", "keep"),
+        notice_policy=_notice_policy(raw.get("notice_policy")),
         _unit_index=index,
     )
 

@@ -67,7 +67,8 @@ def test_a_redelivered_notification_yields_one_submission_and_one_email(system: 
     key = _key("140925", "issue-list", "2023-06", "宁武县6月清单.xlsx")
     version = _put(system, key, f"v {uuid.uuid4()}".encode())
     _wait_for_version("140925", version)
-    [event_body] = [b for b in system.pump.bodies if version in b]
+    # The record is visible before the handler returns; wait for the pump to finish the message.
+    [event_body] = wait_for(lambda: [b for b in system.pump.bodies if version in b])
 
     # At-least-once delivery: the same S3 event arrives again, three times at once.
     sqs = system.client("sqs")
