@@ -73,6 +73,14 @@ def list_submissions(campaign_id: str) -> Response | dict[str, Any]:
     )
 
 
+@app.route("/campaigns/{campaign_id}/packages", methods=["GET"])
+def list_packages(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.queries import list_packages as query
+
+    params = app.current_request.query_params or {}
+    return _query(query, _registry(), campaign_id, unit_ref=params.get("unit"))
+
+
 @app.on_sqs_message(queue=os.environ.get("UPLOAD_QUEUE_NAME", DEFAULT_UPLOAD_QUEUE_NAME), batch_size=1)
 def handle_upload(event: SQSEvent) -> None:
     """One S3 notification per message (batch size 1: a failure retries only itself)."""

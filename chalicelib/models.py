@@ -7,6 +7,9 @@ Keys and the access patterns they serve (README, "Data model"):
   deadline); gsi2 ``C#{c}#SUB`` / ``{received}#{unit}`` (the campaign's feed, newest first).
 - rejected key: pk ``INTAKE#REJECTED``, sk ``{received}#{key}#{version}``.
 - notice: pk ``C#{c}#N#{scope}``, sk the notice's natural key within the scope.
+- delivery (current pointer): pk ``C#{c}#U#{unit}``, sk ``CUR#{deliverable}#{period}``; gsi1
+  ``C#{c}#CUR#{deliverable}#{period}`` / ``U#{unit}`` (every unit's state for one deadline).
+- delivery row: pk ``C#{c}#ROWS#{unit}#{deliverable}#{period}#{version}``, sk ``R#{n:05d}``.
 """
 
 from __future__ import annotations
@@ -108,6 +111,9 @@ class Submission(Model):
     status = UnicodeAttribute()
     errors = ListAttribute(of=Finding, default=list)
     warnings = ListAttribute(of=Finding, default=list)
+    row_count = NumberAttribute(null=True)
+    # What the checks read off the file: header lines, sections found, page count …
+    details = MapAttribute(default=dict)
     updated_at = UTCDateTimeAttribute()
 
 
@@ -148,3 +154,79 @@ class Notice(Model):
     sent_at = UTCDateTimeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+
+
+def delivery_sk(deliverable_id: str, period: str) -> str:
+    return f"CUR#{deliverable_id}#{period}"
+
+
+def current_index_pk(campaign_id: str, deliverable_id: str, period: str) -> str:
+    return f"C#{campaign_id}#CUR#{deliverable_id}#{period}"
+
+
+def rows_pk(campaign_id: str, unit_code: str, deliverable_id: str, period: str, version_id: str) -> str:
+    return f"C#{campaign_id}#ROWS#{unit_code}#{deliverable_id}#{period}#{version_id}"
+
+
+class DeliveriesByDeadline(GlobalSecondaryIndex["Delivery"]):
+    """Every unit's delivery state for one deliverable and period: one Query for the board."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Delivery(Model):
+    """A unit's state for one deliverable and period: the pointer to its current accepted version.
+
+    ``current_*`` moves only forward (by ``current_order``) and only after that version's rows are
+    written, so readers following it never see a half-replaced list. ``first_accepted_at`` only
+    moves back in time: a delivery that was on time stays on time. ``latest_*`` is the newest
+    upload whatever its verdict (a rejected re-upload after an accepted one is shown, not counted).
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_deadline = DeliveriesByDeadline()
+
+    campaign = UnicodeAttribute()
+    unit = UnicodeAttribute()
+    deliverable = UnicodeAttribute()
+    period = UnicodeAttribute()
+    current_version = UnicodeAttribute(null=True)
+    current_order = UnicodeAttribute(null=True)
+    current_submission_sk = UnicodeAttribute(null=True)
+    current_row_count = NumberAttribute(null=True)
+    current_received_at = UTCDateTimeAttribute(null=True)
+    first_accepted_at = UTCDateTimeAttribute(null=True)
+    latest_order = UnicodeAttribute(null=True)
+    latest_status = UnicodeAttribute(null=True)
+    latest_submission_sk = UnicodeAttribute(null=True)
+    latest_received_at = UTCDateTimeAttribute(null=True)
+
+
+class DeliveryRow(Model):
+    """One accepted row (issue, case, contact) of one version; rows of a version are never edited."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    campaign = UnicodeAttribute()
+    unit = UnicodeAttribute()
+    deliverable = UnicodeAttribute()
+    period = UnicodeAttribute()
+    version_id = UnicodeAttribute()
+    sheet = UnicodeAttribute(null=True)
+    row = NumberAttribute(null=True)
+    aspect = UnicodeAttribute(null=True)
+    fields = MapAttribute(default=dict)

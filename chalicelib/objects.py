@@ -10,29 +10,37 @@ CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class ObjectDigest:
+class FetchedObject:
     size: int
     sha256: str
     etag: str | None
     content_type: str | None
+    # The bytes, when the object is no larger than the caller keeps; None for oversized uploads.
+    data: bytes | None
 
 
 class ObjectStore:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def digest(self, bucket: str, key: str, version_id: str | None) -> ObjectDigest:
-        """Stream the exact version that was uploaded and hash it."""
+    def fetch(self, bucket: str, key: str, version_id: str | None, keep_up_to: int) -> FetchedObject:
+        """Stream the exact version that was uploaded, hash all of it, keep at most ``keep_up_to`` bytes."""
         extra = {"VersionId": version_id} if version_id else {}
         response = self._client.get_object(Bucket=bucket, Key=key, **extra)
         sha = hashlib.sha256()
+        kept: list[bytes] | None = []
         size = 0
         for chunk in response["Body"].iter_chunks(CHUNK_BYTES):
             sha.update(chunk)
             size += len(chunk)
-        return ObjectDigest(
+            if kept is not None:
+                kept.append(chunk)
+                if size > keep_up_to:
+                    kept = None  # an oversized upload is fingerprinted, never held in memory
+        return FetchedObject(
             size=size,
             sha256=sha.hexdigest(),
             etag=(response.get("ETag") or "").strip('"') or None,
             content_type=response.get("ContentType"),
+            data=b"".join(kept) if kept is not None else None,
         )

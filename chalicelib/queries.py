@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.deadlines import period_label
 from chalicelib.models import Submission, feed_pk, submission_pk
-from chalicelib.registry import Campaign, Registry
+from chalicelib.registry import Campaign, Registry, Unit
 from chalicelib.timeutil import iso_utc
 
 MAX_PAGE = 100
@@ -32,6 +32,13 @@ def campaign_or_404(registry: Registry, campaign_id: str) -> Campaign:
     if campaign is None:
         raise QueryNotFoundError("未找到该专项活动。")
     return campaign
+
+
+def unit_or_400(campaign: Campaign, unit_ref: str) -> Unit:
+    unit = campaign.unit(unit_ref)
+    if unit is None:
+        raise QueryError(f"未找到填报单位“{unit_ref[:40]}”，请填写单位名称或行政区划代码（如 原平市 或 140981）。")
+    return unit
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -85,6 +92,21 @@ def submission_json(item: Submission, campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def list_packages(registry: Registry, campaign_id: str, unit_ref: str | None = None) -> dict[str, Any]:
+    """Package deadlines (the September summary) per unit: complete, or what is missing."""
+    from chalicelib.deadlines import campaign_deadlines
+    from chalicelib.packages import package_status
+
+    campaign = campaign_or_404(registry, campaign_id)
+    units = campaign.units
+    if unit_ref:
+        unit = unit_or_400(campaign, unit_ref)
+        units = (unit,)
+    packages = [d for d in campaign_deadlines(campaign) if d.package]
+    items = [package_status(campaign, d, u.code).as_json() | {"unit_name": u.name} for d in packages for u in units]
+    return {"items": items}
+
+
 def list_submissions(
     registry: Registry,
     campaign_id: str,
@@ -96,9 +118,7 @@ def list_submissions(
     campaign = campaign_or_404(registry, campaign_id)
     size = page_size(limit)
     if unit_ref:
-        unit = campaign.unit(unit_ref)
-        if unit is None:
-            raise QueryError(f"未找到填报单位“{unit_ref[:40]}”，请填写单位名称或行政区划代码（如 原平市 或 140981）。")
+        unit = unit_or_400(campaign, unit_ref)
         pk = submission_pk(campaign.id, unit.code)
         result = Submission.query(
             pk,

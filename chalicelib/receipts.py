@@ -18,6 +18,8 @@ STATUS_LABELS = {
     "rejected": "未通过核验，请修改后重新上传",
 }
 
+SUBJECT_VERDICTS = {"accepted": "已通过核验", "rejected": "未通过核验，请修改后重新上传"}
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -51,6 +53,7 @@ class Receipt:
     status: str
     errors: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
+    row_count: int | None = None
 
 
 def _human_size(size: int) -> str:
@@ -66,8 +69,8 @@ def compose_receipt(receipt: Receipt, message_id: str, office_name: str) -> Outg
     local = receipt.received_at.astimezone(t.campaign.zone)
     period = period_label(t.period)
     status = STATUS_LABELS.get(receipt.status, receipt.status)
-    verdict = "未通过" if receipt.status == "rejected" else "已收到"
-    subject = f"【专项整治】{t.unit.name}：{verdict}{period}{t.deliverable.name}（{t.file_name}）"
+    verdict = SUBJECT_VERDICTS.get(receipt.status, "已收到")
+    subject = f"【专项整治】{t.unit.name}：{period}{t.deliverable.name}{verdict}（{t.file_name}）"
     facts = [
         ("填报单位", f"{t.unit.name}（{t.unit.code}）"),
         ("材料", t.deliverable.name),
@@ -79,6 +82,8 @@ def compose_receipt(receipt: Receipt, message_id: str, office_name: str) -> Outg
         ("版本号", receipt.version_id),
         ("状态", status),
     ]
+    if receipt.row_count is not None:
+        facts.append(("入库条目", f"{receipt.row_count} 条"))
     lines = [f"{t.unit.name}：", "", "系统已收到贵单位上传的材料，原件已存档，可凭版本号查询。", ""]
     lines += [f"{label}：{value}" for label, value in facts]
     if receipt.errors:

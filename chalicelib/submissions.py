@@ -18,6 +18,7 @@ from chalicelib.models import (
 from chalicelib.receipts import Finding as FindingValue
 from chalicelib.timeutil import iso_local, iso_utc, now_utc
 from chalicelib.upload_keys import UploadTarget
+from chalicelib.validation import Verdict
 
 NULL_VERSION = "null"  # what S3 calls the version of an object in an unversioned bucket
 
@@ -34,17 +35,15 @@ class StoredObject:
     received_at: datetime
 
 
+def _present(finding: FindingValue) -> dict[str, object]:
+    return {k: v for k, v in vars(finding).items() if v is not None}
+
+
 def submission_sk(received_at: datetime, version_id: str) -> str:
     return f"S#{iso_utc(received_at)}#{version_id}"
 
 
-def record_submission(
-    target: UploadTarget,
-    stored: StoredObject,
-    status: str,
-    errors: tuple[FindingValue, ...] = (),
-    warnings: tuple[FindingValue, ...] = (),
-) -> tuple[Submission, bool]:
+def record_submission(target: UploadTarget, stored: StoredObject, verdict: Verdict) -> tuple[Submission, bool]:
     """Write the submission of one object version; ``created`` is False on a redelivery."""
     received = iso_utc(stored.received_at)
     item = Submission(
@@ -69,9 +68,11 @@ def record_submission(
         etag=stored.etag,
         received_at=stored.received_at,
         received_at_local=iso_local(stored.received_at, target.campaign.zone),
-        status=status,
-        errors=[Finding(**vars(f)) for f in errors],
-        warnings=[Finding(**vars(f)) for f in warnings],
+        status=verdict.status,
+        errors=[Finding(**_present(f)) for f in verdict.errors],
+        warnings=[Finding(**_present(f)) for f in verdict.warnings],
+        row_count=len(verdict.rows) if verdict.status == "accepted" else None,
+        details=verdict.details,
         updated_at=now_utc(),
     )
     try:

@@ -1,0 +1,167 @@
+"""Cell values as people type them -> normalised values, and the patterns they must match.
+
+Codes (labels, aspects, dates, phone numbers, sequence numbers, unit names) are compared after
+Unicode NFKC normalisation and stripping, so full-width digits, full-width brackets and stray
+spaces or line breaks do not matter. Free prose (问题表现 etc.) is stored as typed, only stripped,
+because NFKC would turn Chinese punctuation (，：（）) into ASCII in the ledger people read.
+
+Patterns use ``[0-9]`` (Python's ``\\d`` also matches full-width and other Unicode digits) and
+``fullmatch`` (``$`` matches before a trailing newline).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from typing import Any
+
+EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01, counting Excel's phantom 1900-02-29
+# Serials of plausible report dates (1954..2173); anything else is a number typed in the wrong column.
+SERIAL_RANGE = (20000, 100000)
+
+MOBILE = r"1[3-9][0-9]{9}"
+LANDLINE = r"0[1-9][0-9]{1,2}-?[0-9]{7,8}"
+PHONE_RE = re.compile(rf"(?:{MOBILE}|{LANDLINE})")
+# A run in free text that is probably meant as a phone number: (0350)1234567, 0350-1234567, 138 1234 5678.
+_PHONE_CANDIDATE = re.compile(r"\(?0[0-9]{2,3}\)?[- ]?[0-9]{5,8}|\+?[0-9][0-9 -]{5,}[0-9]")
+
+_QUOTES = "\"'“”‘’「」『』〝〞〃"
+_SPACE = re.compile(r"\s+")
+_BRACKETED = re.compile(r"\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]")
+_LEADING_NUMBER = re.compile(r"[0-9一二三四五六七八九十]{1,3}[.、)]")
+_PLACEHOLDER = re.compile(r"(?:[0-9]{1,2}[.、][\s,;]*)+")
+_DATE_TEXT = (
+    re.compile(r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})(?:T?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"),
+    re.compile(r"(?P<y>[0-9]{4})年(?P<m>[0-9]{1,2})月(?P<d>[0-9]{1,2})[日号]?"),
+    re.compile(r"(?P<m>[0-9]{1,2})月(?P<d>[0-9]{1,2})[日号]?"),
+    re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})"),
+)
+_MONTH_END = re.compile(r"(?:(?P<y>[0-9]{4})年)?(?P<m>[0-9]{1,2})月(?:底|末)")
+_BEFORE = ("之前", "以前", "前")
+
+
+def nfkc(value: Any) -> str:
+    """The comparable form of a cell: NFKC, stripped; '' for empty."""
+    if value is None:
+        return ""
+    return unicodedata.normalize("NFKC", display_text(value)).strip()
+
+
+def display_text(value: Any) -> str:
+    """A cell as text to store: dates ISO, whole numbers without '.0', line breaks kept, stripped."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+def squash(value: Any) -> str:
+    """NFKC without any whitespace: for labels split by line breaks or padded with spaces."""
+    return _SPACE.sub("", nfkc(value))
+
+
+def label_key(value: Any) -> str:
+    """完成时限（年月日）, 完 成 时 限, *完成时限: all -> 完成时限."""
+    text = _BRACKETED.sub("", squash(value))
+    return text.replace("*", "").rstrip(":")
+
+
+def aspect_key(value: Any) -> str:
+    """“逐利执法”问题, "逐利执法"问题, 逐利执法, 1.逐利执法问题: all -> 逐利执法."""
+    text = squash(value)
+    text = _LEADING_NUMBER.sub("", text, count=1) if _LEADING_NUMBER.match(text) else text
+    text = "".join(ch for ch in text if ch not in _QUOTES)
+    return text.removesuffix("问题").removesuffix("方面")
+
+
+def is_placeholder(value: Any) -> bool:
+    """The template's own '1. 2. 3. 4.' left in a cell means nothing was filled in."""
+    return bool(_PLACEHOLDER.fullmatch(nfkc(value)))
+
+
+def is_phone(text: str) -> bool:
+    return PHONE_RE.fullmatch(text) is not None
+
+
+def normalise_phone(value: Any) -> str:
+    """+86 138-1234-5678 -> 13812345678; (0350)1234567 -> 0350-1234567. Invalid input stays recognisable."""
+    text = nfkc(value)
+    text = re.sub(r"^\+?86[- ]?(?=1)", "", text)
+    text = re.sub(r"^\((0[0-9]{2,3})\)[- ]?", r"\1-", text)
+    compact = text.replace(" ", "")
+    if re.fullmatch(r"1[0-9-]+", compact) and compact.count("-") <= 2:
+        compact = compact.replace("-", "")
+    return compact
+
+
+def extract_phone(value: Any) -> str | None:
+    """The phone number inside '张三 13812345678', or None when the cell has no digit run."""
+    match = _PHONE_CANDIDATE.search(nfkc(value))
+    return normalise_phone(match.group(0)) if match else None
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _month_end(year: int, month: int) -> date | None:
+    if not 1 <= month <= 12:
+        return None
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+
+
+def parse_date(value: Any, year: int) -> date | None:
+    """A real date cell, an Excel serial (number or digits as text) or text like 2023年6月30日."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if float(value).is_integer() and SERIAL_RANGE[0] <= value < SERIAL_RANGE[1]:
+            return EXCEL_EPOCH + timedelta(days=int(value))
+        return None
+    text = squash(value)
+    for suffix in _BEFORE:
+        if text.endswith(suffix):
+            text = text.removesuffix(suffix)
+            break
+    if re.fullmatch(r"[0-9]{5}(?:\.0+)?", text):
+        return parse_date(float(text), year)
+    for pattern in _DATE_TEXT:
+        match = pattern.fullmatch(text)
+        if match:
+            parts = match.groupdict()
+            return _safe_date(int(parts.get("y") or year), int(parts["m"]), int(parts["d"]))
+    match = _MONTH_END.fullmatch(text)
+    if match:
+        return _month_end(int(match.group("y") or year), int(match.group("m")))
+    return None
+
+
+def long_term_marker(value: Any, markers: tuple[str, ...]) -> bool:
+    text = squash(value)
+    return any(marker in text for marker in markers)
+
+
+def parse_seq(value: Any) -> int | None:
+    """1, 1.0, '1', '１', '1.' and '1、' -> 1; anything else -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value) if float(value).is_integer() and value >= 1 else None
+    match = re.fullmatch(r"([0-9]{1,6})[.、]?", squash(value))
+    return int(match.group(1)) if match and int(match.group(1)) >= 1 else None
