@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint demo clean install
+.PHONY: run test lint lint-infra package demo clean install browser
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON) not found)"; exit 1; }
@@ -29,8 +29,26 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The deployable template and zip (build/sam.json, build/deployment.zip); offline, see docs/deploy.md.
+INFRA_SOURCES := app.py requirements.txt infra/template.json infra/deploy-overlay.json infra/package.py \
+	$(wildcard .chalice/*.json) $(shell find chalicelib vendor/ schemas -type f -not -name '*.pyc' 2>/dev/null)
+
+build/sam.json: $(STAMP) $(INFRA_SOURCES)
+	$(BIN)/python -m infra.package
+
+package: $(STAMP)
+	$(BIN)/python -m infra.package
+
+lint-infra: build/sam.json
+	$(BIN)/cfn-lint --regions cn-north-1 cn-northwest-1 -- build/sam.json
+
+# The county-upload browser test drives Debian's chromium through Playwright; Playwright's own browser
+# downloads are never used (`playwright install` cannot reach its CDN here), so the distro package it is.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: lint lint-infra browser
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache build

@@ -5,16 +5,24 @@ from __future__ import annotations
 import os
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
-from chalice import BadRequestError, Chalice, NotFoundError, Response
-from chalice.app import SQSEvent
+from chalice import AuthResponse, BadRequestError, Chalice, Cron, NotFoundError, Response
+from chalice.app import AuthRequest, CloudWatchEvent, SQSEvent
 
+from chalicelib.county_portal import county_portal
 from chalicelib.settings import DEFAULT_UPLOAD_QUEUE_NAME
 
 # Powertools owns logging (structured JSON); Chalice's own handler would print every line twice.
 app = Chalice(app_name="campaign-reporting", configure_logs=False)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# API Gateway returns these as bytes (clients send a matching Accept header, or */*).
+app.api.binary_types.append(XLSX)
 logger = Logger(service="campaign-reporting")
+
+# The counties' door: public /u/{token} pages; the signed token is their only credential.
+app.register_blueprint(county_portal)
 
 
 @cache
@@ -53,32 +61,115 @@ def _query(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise BadRequestError(exc.message) from exc
 
 
+class Unauthorized(Exception):  # noqa: N818 (API Gateway answers 401 for exactly this message)
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+@app.authorizer()
+def office_token(auth_request: AuthRequest) -> AuthResponse:
+    """Office routes need a bearer token whose SHA-256 is configured; anything else is a 401."""
+    from chalicelib.auth import configured_hashes, is_office_token
+
+    if not is_office_token(auth_request.token, configured_hashes()):
+        raise Unauthorized()
+    return AuthResponse(routes=["*"], principal_id="office")
+
+
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.route("/campaigns/{campaign_id}/submissions", methods=["GET"])
-def list_submissions(campaign_id: str) -> Response | dict[str, Any]:
+def _office_query(call: Any, campaign_id: str, allowed: tuple[str, ...]) -> Any:
+    """Check the query string, then answer; ``unit`` is passed on as ``unit_ref``."""
+    from chalicelib.queries import checked_params
+
+    params = _query(checked_params, app.current_request.query_params, allowed)
+    kwargs = {("unit_ref" if name == "unit" else name): value for name, value in params.items()}
+    return _query(call, _registry(), campaign_id, **kwargs)
+
+
+@app.route("/campaigns/{campaign_id}/submissions", methods=["GET"], authorizer=office_token)
+def list_submissions(campaign_id: str) -> dict[str, Any]:
     from chalicelib.queries import list_submissions as query
 
-    params = app.current_request.query_params or {}
-    return _query(
-        query,
-        _registry(),
-        campaign_id,
-        unit_ref=params.get("unit"),
-        limit=params.get("limit"),
-        cursor=params.get("cursor"),
-    )
+    return _office_query(query, campaign_id, ("unit", "deliverable", "period", "status", "limit", "cursor"))
 
 
-@app.route("/campaigns/{campaign_id}/packages", methods=["GET"])
+@app.route("/campaigns/{campaign_id}/packages", methods=["GET"], authorizer=office_token)
 def list_packages(campaign_id: str) -> dict[str, Any]:
     from chalicelib.queries import list_packages as query
 
-    params = app.current_request.query_params or {}
-    return _query(query, _registry(), campaign_id, unit_ref=params.get("unit"))
+    return _office_query(query, campaign_id, ("unit",))
+
+
+LEDGER_PARAMS = ("period", "unit", "aspect", "overdue", "as_of")
+
+
+@app.route("/campaigns/{campaign_id}/issues", methods=["GET"], authorizer=office_token)
+def list_issues(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.queries import list_issues as query
+
+    return _office_query(query, campaign_id, LEDGER_PARAMS)
+
+
+@app.route("/campaigns/{campaign_id}/issues.xlsx", methods=["GET"], authorizer=office_token)
+def issues_workbook(campaign_id: str) -> Response:
+    from chalicelib.queries import issues_workbook as query
+
+    body = _office_query(query, campaign_id, LEDGER_PARAMS)
+    return Response(
+        body=body,
+        status_code=200,
+        headers={
+            "Content-Type": XLSX,
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote('专项整治台账.xlsx')}",
+        },
+    )
+
+
+@app.route("/campaigns/{campaign_id}/cases", methods=["GET"], authorizer=office_token)
+def list_cases(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.queries import list_cases as query
+
+    return _office_query(query, campaign_id, ("period", "unit"))
+
+
+@app.route("/campaigns/{campaign_id}/status", methods=["GET"], authorizer=office_token)
+def status_board(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.queries import status_board as query
+
+    return _office_query(query, campaign_id, ("as_of",))
+
+
+@app.route("/campaigns/{campaign_id}/stats", methods=["GET"], authorizer=office_token)
+def campaign_stats(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.queries import stats as query
+
+    return _office_query(query, campaign_id, ("period",))
+
+
+@app.route("/campaigns/{campaign_id}/upload-links", methods=["POST"], authorizer=office_token)
+def create_upload_link(campaign_id: str) -> Response:
+    """A county's signed upload link for some deliverables of one period (see docs/upload-links.md)."""
+    from chalicelib.links import LinkError, LinkSettings, issue_link
+    from chalicelib.timeutil import now_utc
+
+    try:
+        link = issue_link(
+            _registry(), campaign_id, app.current_request.json_body, LinkSettings.from_env(), now=now_utc()
+        )
+    except LinkError as exc:
+        return Response({"Code": exc.code, "Message": exc.message}, status_code=exc.status)
+    return Response(link, status_code=201)
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi() -> dict[str, Any]:
+    from chalicelib.openapi import openapi_document
+
+    return openapi_document()
 
 
 @app.on_sqs_message(queue=os.environ.get("UPLOAD_QUEUE_NAME", DEFAULT_UPLOAD_QUEUE_NAME), batch_size=1)
@@ -93,3 +184,29 @@ def handle_upload(event: SQSEvent) -> None:
         logger.append_keys(message_id=record.to_dict().get("messageId"))
         for ref in object_refs(record.body):
             ingest(ref, context)
+
+
+# 01:00 UTC is 09:00 Asia/Shanghai (no daylight saving): the county clerks read the day's reminders when
+# they start work, and the sweep's day (its local date) is unambiguous. Rerunning is safe: each notice is
+# sent once per natural key, so a retry of this invocation only sends what is missing.
+@app.schedule(Cron(0, 1, "*", "*", "?", "*"))
+def daily_sweep(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
+    """Reminders, overdue notices, escalations and digests of every campaign, for today."""
+    from chalicelib.mail import sender_from_settings
+    from chalicelib.settings import current
+    from chalicelib.sweep import link_hint, run_sweep
+    from chalicelib.timeutil import now_utc
+
+    as_of = now_utc()
+    sender = sender_from_settings(current())
+    counts: dict[str, dict[str, int]] = {}
+    for campaign in _registry().campaigns.values():
+        report = run_sweep(campaign, as_of, sender, upload_hint=link_hint(as_of))
+        counts[campaign.id] = report.counts()
+        logger.info(
+            "sweep done",
+            extra={"campaign": campaign.id, "day": report.day.isoformat(), "counts": counts[campaign.id]},
+        )
+        for item in report.undeliverable:
+            logger.warning("notice refused by the mail server", extra={"key": item.natural_key, "to": item.to})
+    return counts

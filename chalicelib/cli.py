@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -91,6 +92,119 @@ def cmd_upload(args: argparse.Namespace) -> int:
     return 0
 
 
+KIND_LABELS = {
+    "reminder": "提醒",
+    "overdue": "逾期通知",
+    "escalation": "督办（抄送分管领导）",
+    "digest": "汇总（市专项办）",
+}
+
+
+def _unit_name(registry: Any, campaign_id: str, unit_code: str | None) -> str:
+    unit = registry.campaigns[campaign_id].unit(unit_code) if unit_code else None
+    return unit.name if unit else (unit_code or "市专项办")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """The daily sweep against the configured stack, as if it were ``--as-of`` at 09:00 local time."""
+    from datetime import datetime, time
+
+    from chalicelib.calendar_cli import format_table
+    from chalicelib.mail import sender_from_settings
+    from chalicelib.registry import default_registry
+    from chalicelib.settings import current
+    from chalicelib.sweep import OUTCOME_LABELS, link_hint, run_sweep
+    from chalicelib.timeutil import now_utc
+
+    registry = default_registry()
+    if args.campaign is not None and registry.campaign(args.campaign) is None:
+        print(f"未找到专项活动 {args.campaign!r}；已有：{'、'.join(sorted(registry.campaigns))}", file=sys.stderr)
+        return 2
+    campaigns = [registry.campaigns[args.campaign]] if args.campaign else list(registry.campaigns.values())
+    sender = sender_from_settings(current())
+    reports = []
+    for campaign in campaigns:
+        # The scheduled run is at 09:00 in the campaign's zone; --as-of replays that morning.
+        as_of = datetime.combine(args.as_of, time(9), tzinfo=campaign.zone) if args.as_of else now_utc()
+        reports.append(run_sweep(campaign, as_of, sender, dry_run=args.dry_run, upload_hint=link_hint(as_of)))
+    if args.json:
+        _print_json([r.to_json() for r in reports])
+    for report in [] if args.json else reports:
+        mode = "（演练：不写入、不发送）" if report.dry_run else ""
+        print(f"{report.campaign_id} {report.day.isoformat()} 催报{mode}")
+        deadlines = "、".join(report.deadlines) or "无"
+        print(f"涉及截止事项：{deadlines}；查询 {len(report.queries)} 次，读取 {report.gets} 条")
+        rows = [
+            [
+                OUTCOME_LABELS.get(i.outcome, i.outcome),
+                KIND_LABELS.get(i.kind, i.kind),
+                i.deadline_id,
+                _unit_name(registry, report.campaign_id, i.unit_code),
+                "、".join(i.to) + (f"（抄送 {'、'.join(i.cc)}）" if i.cc else ""),
+                i.subject,
+            ]
+            for i in report.items
+        ]
+        if rows:
+            print(format_table(["结果", "类型", "截止事项", "单位", "收件人", "主题"], rows))
+        summary = "，".join(f"{OUTCOME_LABELS.get(k, k)} {v}" for k, v in report.counts().items())
+        print(f"合计 {len(report.items)} 封：{summary or '今日无需发送'}")
+        for item in report.undeliverable:
+            unit = _unit_name(registry, report.campaign_id, item.unit_code)
+            print(f"被拒收，请电话联系：{unit} {'、'.join(item.to)}（{item.natural_key}）")
+        print()
+    # Failed sends are retried by the next run; say so in the exit code so a wrapper script notices.
+    return 1 if any(i.outcome in ("failed", "rejected") for r in reports for i in r.items) else 0
+
+
+# Findings that mean the file itself could not be used, as opposed to content to correct.
+UNUSABLE_CODES = frozenset(
+    {"UNREADABLE_FILE", "EMPTY_FILE", "FILE_ENCRYPTED", "FILE_TOO_LARGE", "FILE_TOO_COMPLEX", "UNSUPPORTED_FORMAT"}
+)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a file offline, exactly as an upload would be: 0 accepted, 1 rejected, 2 unusable input."""
+    from chalicelib.registry import default_registry
+    from chalicelib.settings import current
+    from chalicelib.validation import check_envelope, check_file, rejected
+
+    campaign = default_registry().campaign(args.campaign)
+    if campaign is None:
+        print(f"未找到专项活动 {args.campaign}", file=sys.stderr)
+        return 2
+    deliverable = campaign.deliverable(args.deliverable)
+    if deliverable is None:
+        print(f"未知的材料类型 {args.deliverable}，可选：{'、'.join(campaign.deliverables)}", file=sys.stderr)
+        return 2
+    unit = campaign.unit(args.unit) if args.unit else None
+    if args.unit and unit is None:
+        print(f"未找到填报单位“{args.unit}”", file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"找不到文件 {path}", file=sys.stderr)
+        return 2
+    data = path.read_bytes()
+    envelope = check_envelope(deliverable, path.name, len(data), current().max_upload_bytes)
+    verdict = rejected(*envelope) if envelope else check_file(campaign, deliverable, unit, path.name, data)
+    findings = {
+        "errors": [{k: v for k, v in vars(f).items() if v is not None} for f in verdict.errors],
+        "warnings": [{k: v for k, v in vars(f).items() if v is not None} for f in verdict.warnings],
+    }
+    accepted = verdict.status != "rejected"
+    if args.json:
+        _print_json({"accepted": accepted, "status": verdict.status, "rows": len(verdict.rows), **findings})
+    else:
+        print(f"{path.name}：{verdict.status}（{len(verdict.rows)} 条）")
+        for label, items in (("错误", verdict.errors), ("提示", verdict.warnings)):
+            for finding in items:
+                print(f"  [{label}] {finding.code}  {finding.located()}")
+    if accepted:
+        return 0
+    return 2 if {f.code for f in verdict.errors} <= UNUSABLE_CODES else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description="专项整治材料报送系统：运维命令")
     parser.add_argument("--local", action="store_true", help="use the local stack (make run) settings")
@@ -108,9 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     submissions.add_argument("--json", action="store_true")
     submissions.set_defaults(run=cmd_submissions)
 
-    from chalicelib.calendar_cli import add_calendar_parser, run_calendar
+    from chalicelib.calendar_cli import _date_arg, add_calendar_parser, run_calendar
 
     add_calendar_parser(sub).set_defaults(run=run_calendar)
+
+    check = sub.add_parser("check", help="validate a file offline (exit 0 accepted, 1 rejected, 2 unusable)")
+    check.add_argument("file")
+    check.add_argument("--campaign", default="xinzhou-2023")
+    check.add_argument("--deliverable", required=True, help="e.g. issue-list, self-check-report")
+    check.add_argument("--unit", help="the unit the file belongs to (checks 填报单位), e.g. 原平市")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(run=cmd_check)
 
     upload = sub.add_parser("upload", help="upload a file for a unit, the same way a county does")
     upload.add_argument("file")
@@ -119,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--deliverable", required=True, help="e.g. issue-list")
     upload.add_argument("--period", required=True, help="e.g. 2023-05, setup or final")
     upload.set_defaults(run=cmd_upload)
+
+    sweep = sub.add_parser("sweep", help="daily sweep: reminders, overdue notices, escalations, digests (催报)")
+    sweep.add_argument("--campaign", default=None, help="campaign id (default: every campaign)")
+    sweep.add_argument(
+        "--as-of", type=_date_arg, default=None, metavar="DATE", help="run as if it were 09:00 on DATE (YYYY-MM-DD)"
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="decide and compose only: write and send nothing")
+    sweep.add_argument("--json", action="store_true")
+    sweep.set_defaults(run=cmd_sweep)
     return parser
 
 

@@ -7,11 +7,12 @@ completes the work without doubling it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.contacts import current_contacts
 from chalicelib.deliveries import record_delivery, write_rows
 from chalicelib.mail import MailSender
 from chalicelib.notice_log import NoticeKey, send_once
@@ -21,7 +22,7 @@ from chalicelib.registry import Registry
 from chalicelib.s3_events import ObjectRef
 from chalicelib.submissions import NULL_VERSION, StoredObject, record_rejected_key, record_submission
 from chalicelib.upload_keys import UploadKeyError, UploadTarget, resolve_upload_key
-from chalicelib.validation import Verdict, rejected, validate_upload
+from chalicelib.validation import Verdict, check_envelope, rejected, validate_upload
 
 logger = Logger(child=True)
 
@@ -41,33 +42,8 @@ class IntakeOutcome:
     notice: str | None = None
 
 
-def check_envelope(target: UploadTarget, size: int, max_bytes: int) -> tuple[Finding, ...]:
-    """What can be judged before opening the file: format and size."""
-    findings = []
-    if target.extension not in target.deliverable.formats:
-        accepted = "、".join(f".{ext}" for ext in target.deliverable.formats)
-        findings.append(
-            Finding(
-                "FORMAT_NOT_ACCEPTED",
-                f"文件“{target.file_name}”的格式不在{target.deliverable.name}接受的范围内，"
-                f"请另存为 {accepted} 后重新上传。",
-            )
-        )
-    if size == 0:
-        findings.append(Finding("EMPTY_FILE", f"文件“{target.file_name}”是空文件（0 字节），请检查后重新上传。"))
-    elif size > max_bytes:
-        findings.append(
-            Finding(
-                "FILE_TOO_LARGE",
-                f"文件“{target.file_name}”大小为 {size / 1048576:.1f} MB，超过上限 {max_bytes / 1048576:.0f} MB，"
-                "请删除多余的图片或工作表后重新上传。",
-            )
-        )
-    return tuple(findings)
-
-
 def _check(target: UploadTarget, size: int, data: bytes | None, max_bytes: int) -> Verdict:
-    envelope = check_envelope(target, size, max_bytes)
+    envelope = check_envelope(target.deliverable, target.file_name, size, max_bytes)
     if envelope or data is None:
         return rejected(*envelope)
     try:
@@ -121,8 +97,10 @@ def ingest(ref: ObjectRef, ctx: IntakeContext) -> IntakeOutcome:
         submission.status,
         submission.row_count,
     )
+    # A contacts upload that was just accepted already addresses its own receipt.
+    addressed = replace(target, unit=current_contacts(target.campaign, target.unit))
     receipt = Receipt(
-        target=target,
+        target=addressed,
         received_at=submission.received_at,
         size=submission.size,
         sha256=submission.sha256,

@@ -93,6 +93,32 @@ def legacy_row_problems(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(problems)
 
 
+def required_parts(deadline: Deadline) -> tuple[tuple[str, int], ...]:
+    """(deliverable, count) a unit owes: the package when the deadline has one, else one of each."""
+    return deadline.package or tuple((d, 1) for d in deadline.deliverables)
+
+
+def items_of(required: int, row_count: int | None) -> int:
+    """A piece owed more than once (3 typical cases) counts the items (cases) in its current version."""
+    return (row_count or 0) if required > 1 else 1
+
+
+def package_parts(
+    campaign: Campaign,
+    deadline: Deadline,
+    have: Mapping[str, int],
+    legacy_rows: Sequence[Mapping[str, Any]] = (),
+) -> tuple[PackagePart, ...]:
+    """Pure: each owed piece with how many are there (``have``: deliverable → items accepted)."""
+    parts = []
+    for deliverable_id, required in required_parts(deadline):
+        count = have.get(deliverable_id, 0)
+        problems = legacy_row_problems(legacy_rows) if deliverable_id == "legacy-issue-list" and count else ()
+        name = campaign.deliverables[deliverable_id].name
+        parts.append(PackagePart(deliverable_id, name, required, count, problems))
+    return tuple(parts)
+
+
 def evaluate_package(
     campaign: Campaign,
     deadline: Deadline,
@@ -100,19 +126,13 @@ def evaluate_package(
     pieces: Mapping[str, PiecePresence],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
 ) -> PackageStatus:
-    parts = []
-    for deliverable_id, required in deadline.package:
-        piece = pieces.get(deliverable_id)
-        have = piece.items if piece and piece.accepted_at else 0
-        problems: tuple[str, ...] = ()
-        if deliverable_id == "legacy-issue-list" and have:
-            problems = legacy_row_problems(legacy_rows)
-        name = campaign.deliverables[deliverable_id].name
-        parts.append(PackagePart(deliverable_id, name, required, have, problems))
-    status = PackageStatus(deadline.id, unit_code, tuple(parts), None)
+    have = {d: p.items for d, p in pieces.items() if p.accepted_at}
+    parts = package_parts(campaign, deadline, have, legacy_rows)
+    status = PackageStatus(deadline.id, unit_code, parts, None)
     if status.complete:
-        times = [p.accepted_at for d, p in pieces.items() if p.accepted_at and d in dict(deadline.package)]
-        status = PackageStatus(deadline.id, unit_code, tuple(parts), max(times) if times else None)
+        owed = dict(required_parts(deadline))
+        times = [p.accepted_at for d, p in pieces.items() if p.accepted_at and d in owed]
+        status = PackageStatus(deadline.id, unit_code, parts, max(times) if times else None)
     return status
 
 
@@ -120,10 +140,11 @@ def package_status(campaign: Campaign, deadline: Deadline, unit_code: str) -> Pa
     """Read the unit's current pieces (one Query) and the legacy rows (one Query), then evaluate."""
     from chalicelib.deliveries import current_rows, rows_as_dicts, unit_deliveries
 
+    owed = dict(required_parts(deadline))
     pieces = {}
     for state in unit_deliveries(campaign.id, unit_code, deadline.period):
-        if state.deliverable in dict(deadline.package):
-            items = (state.current_row_count or 0) if state.deliverable == "typical-case" else 1
+        if state.deliverable in owed:
+            items = items_of(owed[state.deliverable], state.current_row_count)
             pieces[state.deliverable] = PiecePresence(state.first_accepted_at, items, state.latest_status)
     legacy: list[dict[str, Any]] = []
     if "legacy-issue-list" in pieces and pieces["legacy-issue-list"].accepted_at:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.receipts import Finding
+from chalicelib.registry import Campaign, Deliverable, Unit
 from chalicelib.upload_keys import UploadTarget
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -26,8 +27,38 @@ def rejected(*errors: Finding) -> Verdict:
     return Verdict("rejected", errors=errors)
 
 
-def _unit_names(target: UploadTarget) -> tuple[str, ...]:
-    unit = target.unit
+def extension_of(file_name: str) -> str:
+    return file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+
+
+def check_envelope(deliverable: Deliverable, file_name: str, size: int, max_bytes: int) -> tuple[Finding, ...]:
+    """What can be judged before opening the file: format and size."""
+    findings = []
+    if extension_of(file_name) not in deliverable.formats:
+        accepted = "、".join(f".{ext}" for ext in deliverable.formats)
+        findings.append(
+            Finding(
+                "FORMAT_NOT_ACCEPTED",
+                f"文件“{file_name}”的格式不在{deliverable.name}接受的范围内，请另存为 {accepted} 后重新上传。",
+            )
+        )
+    if size == 0:
+        findings.append(Finding("EMPTY_FILE", f"文件“{file_name}”是空文件（0 字节），请检查后重新上传。"))
+    elif size > max_bytes:
+        findings.append(
+            Finding(
+                "FILE_TOO_LARGE",
+                f"文件“{file_name}”大小为 {size / 1048576:.1f} MB，超过上限 {max_bytes / 1048576:.0f} MB，"
+                "请删除多余的图片或工作表后重新上传。",
+            )
+        )
+    return tuple(findings)
+
+
+def unit_names(unit: Unit | None) -> tuple[str, ...]:
+    """How the unit may be written in the file's 填报单位 line; none when the unit is unknown."""
+    if unit is None:
+        return ()
     return (unit.name, *unit.aliases, *((unit.bureau,) if unit.bureau else ()))
 
 
@@ -40,15 +71,16 @@ def has_report_template(deliverable_id: str) -> bool:
 
 
 def validate_upload(target: UploadTarget, data: bytes) -> Verdict:
-    if has_table_template(target.deliverable.id) and target.extension not in ("docx", "pdf"):
+    return check_file(target.campaign, target.deliverable, target.unit, target.file_name, data)
+
+
+def check_file(campaign: Campaign, deliverable: Deliverable, unit: Unit | None, file_name: str, data: bytes) -> Verdict:
+    """The content checks of one file for one deliverable (the unit, when known, for 填报单位)."""
+    if has_table_template(deliverable.id) and extension_of(file_name) not in ("docx", "pdf"):
         from chalicelib.tables import validate_table  # spreadsheet readers load only when needed
 
         table = validate_table(
-            data,
-            target.file_name,
-            target.deliverable.id,
-            unit_names=_unit_names(target),
-            campaign_year=target.campaign.year,
+            data, file_name, deliverable.id, unit_names=unit_names(unit), campaign_year=campaign.year
         )
         return Verdict(
             "accepted" if table.accepted else "rejected",
@@ -57,9 +89,9 @@ def validate_upload(target: UploadTarget, data: bytes) -> Verdict:
             rows=tuple(table.rows) if table.accepted else (),
             details={"header": table.header},
         )
-    if has_report_template(target.deliverable.id):
+    if has_report_template(deliverable.id):
         from chalicelib.reports import validate_report  # docx / pdf readers load only when needed
 
-        report = validate_report(data, target.file_name, target.deliverable.id)
+        report = validate_report(data, file_name, deliverable.id)
         return Verdict(report.status, report.errors, report.warnings, rows=report.rows, details=report.details)
     return Verdict("received")

@@ -36,7 +36,8 @@ LOCAL = LocalSettings(
     aws_port=_free_port(),
     api_port=_free_port(),
     smtp_port=_free_port(),
-    outbox_dir=ARTIFACTS / "outbox",
+    # One outbox per test session, so two sessions in one checkout never count each other's mail.
+    outbox_dir=ARTIFACTS / f"outbox-{os.getpid()}",
     retry_delay_seconds=1,
 )
 
@@ -76,11 +77,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: floa
         time.sleep(interval)
 
 
-def api_get(path: str, **params: str) -> tuple[int, Any]:
+OFFICE_TOKEN = "local-office-token"  # the local stage's documented development token
+
+
+def api_get(path: str, token: str | None = OFFICE_TOKEN, **params: str) -> tuple[int, Any]:
     query = ("?" + urllib.parse.urlencode(params)) if params else ""
     url = f"{LOCAL.api_url}{urllib.parse.quote(path)}{query}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as exc:
         return exc.code, json.load(exc)

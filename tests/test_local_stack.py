@@ -100,3 +100,26 @@ def test_table_has_its_indexes_ttl_and_point_in_time_recovery(system: Any) -> No
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
     pitr = ddb.describe_continuous_backups(TableName=system.outputs.table)["ContinuousBackupsDescription"]
     assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_bucket_owns_its_objects_and_ages_old_versions(system: Any) -> None:
+    s3 = system.client("s3")
+    bucket = system.outputs.bucket
+    [rule] = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert rule == {"ObjectOwnership": "BucketOwnerEnforced"}
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    noncurrent = rules["noncurrent-versions-to-infrequent-access"]
+    assert noncurrent["NoncurrentVersionTransitions"] == [{"NoncurrentDays": 30, "StorageClass": "STANDARD_IA"}]
+    assert "NoncurrentVersionExpiration" not in noncurrent  # superseded uploads are evidence: never expired
+    assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+
+
+def test_table_is_protected_from_deletion(system: Any) -> None:
+    table = system.client("dynamodb").describe_table(TableName=system.outputs.table)["Table"]
+    assert table["DeletionProtectionEnabled"] is True
+
+
+def test_bucket_lets_the_county_page_post_uploads(system: Any) -> None:
+    [rule] = system.client("s3").get_bucket_cors(Bucket=system.outputs.bucket)["CORSRules"]
+    assert rule["AllowedMethods"] == ["POST"]
+    assert rule["AllowedOrigins"] == ["http://127.0.0.1:8000"]

@@ -37,6 +37,7 @@ MOTO_NATIVE: dict[str, set[str]] = {
         "KeySchema",
         "GlobalSecondaryIndexes",
         "SSESpecification",
+        "DeletionProtectionEnabled",
     },
 }
 
@@ -62,12 +63,51 @@ def _bucket_notifications(clients: Clients, bucket: str, value: dict[str, Any]) 
     )
 
 
+def _bucket_cors(clients: Clients, bucket: str, value: dict[str, Any]) -> None:
+    # CloudFormation spells two of the rule fields differently from the S3 API.
+    renamed = {"Id": "ID", "MaxAge": "MaxAgeSeconds"}
+    rules = [{renamed.get(k, k): v for k, v in rule.items()} for rule in value["CorsRules"]]
+    clients.s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+
+
 def _bucket_encryption(clients: Clients, bucket: str, value: dict[str, Any]) -> None:
     rules = [
         {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
         for rule in value["ServerSideEncryptionConfiguration"]
     ]
     clients.s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+
+
+# CloudFormation's lifecycle rule fields → the S3 API's; a field missing here stops provisioning.
+_LIFECYCLE_FIELDS: dict[str, Callable[[Any], tuple[str, Any]]] = {
+    "Id": lambda v: ("ID", v),
+    "Status": lambda v: ("Status", v),
+    "Prefix": lambda v: ("Filter", {"Prefix": v}),
+    "NoncurrentVersionTransitions": lambda v: (
+        "NoncurrentVersionTransitions",
+        [{"NoncurrentDays": int(t["TransitionInDays"]), "StorageClass": t["StorageClass"]} for t in v],
+    ),
+    "NoncurrentVersionExpiration": lambda v: (
+        "NoncurrentVersionExpiration",
+        {"NoncurrentDays": int(v["NoncurrentDays"])},
+    ),
+    "AbortIncompleteMultipartUpload": lambda v: (
+        "AbortIncompleteMultipartUpload",
+        {"DaysAfterInitiation": int(v["DaysAfterInitiation"])},
+    ),
+}
+
+
+def _bucket_lifecycle(clients: Clients, bucket: str, value: dict[str, Any]) -> None:
+    rules = []
+    for rule in value["Rules"]:
+        unknown = set(rule) - set(_LIFECYCLE_FIELDS)
+        if unknown:
+            raise RuntimeError(f"the local stack cannot apply lifecycle fields {sorted(unknown)}")
+        converted = {"Filter": {"Prefix": ""}}
+        converted.update(_LIFECYCLE_FIELDS[name](field) for name, field in rule.items())
+        rules.append(converted)
+    clients.s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
 
 
 def _queue_policy(clients: Clients, _: str, properties: dict[str, Any]) -> None:
@@ -81,6 +121,7 @@ Applier = Callable[[Clients, str, Any], None]
 
 # (resource type, property) → how to apply it; property None means "the whole resource".
 APPLIERS: dict[tuple[str, str | None], Applier] = {
+    ("AWS::S3::Bucket", "CorsConfiguration"): _bucket_cors,
     ("AWS::S3::Bucket", "VersioningConfiguration"): lambda c, b, v: c.s3.put_bucket_versioning(
         Bucket=b, VersioningConfiguration={"Status": v["Status"]}
     ),
@@ -89,6 +130,10 @@ APPLIERS: dict[tuple[str, str | None], Applier] = {
         Bucket=b, PublicAccessBlockConfiguration=v
     ),
     ("AWS::S3::Bucket", "BucketEncryption"): _bucket_encryption,
+    ("AWS::S3::Bucket", "OwnershipControls"): lambda c, b, v: c.s3.put_bucket_ownership_controls(
+        Bucket=b, OwnershipControls=v
+    ),
+    ("AWS::S3::Bucket", "LifecycleConfiguration"): _bucket_lifecycle,
     ("AWS::SQS::QueuePolicy", None): _queue_policy,
     ("AWS::DynamoDB::Table", "TimeToLiveSpecification"): lambda c, t, v: c.dynamodb.update_time_to_live(
         TableName=t, TimeToLiveSpecification=v

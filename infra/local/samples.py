@@ -88,12 +88,14 @@ def issue_list_workbook(unit_name: str, rows: Sequence[IssueRow], filled_on: str
         for column, value in zip("ABCDEFGHIJ", (*values, row.contact, row.note), strict=True):
             cell = sheet[f"{column}{row_number}"]
             cell.value = value
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # typed as text (Excel's leading apostrophe), not a formula
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         row_number += 1
     row_number += 1
-    sheet[f"A{row_number}"] = "审核人："
-    sheet[f"D{row_number}"] = "联系人："
-    sheet[f"G{row_number}"] = "联系电话："
+    sheet[f"A{row_number}"] = "审核人：刘某"
+    sheet[f"D{row_number}"] = "联系人：王某某"
+    sheet[f"G{row_number}"] = "联系电话：0350-3021234"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

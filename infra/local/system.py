@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+from infra.local.gateway import patch_authorizer_fidelity
 from infra.local.moto_stack import MotoStack
 from infra.local.provision import provision
 from infra.local.pump import EventPump
@@ -60,6 +61,7 @@ class LocalSystem:
             AWS_REGION=s.region,
             SMTP_HOST=s.host,
             SMTP_PORT=str(s.smtp_port),
+            PUBLIC_BASE_URL=s.api_url,
             BUCKET_NAME=self.outputs.bucket,
             TABLE_NAME=self.outputs.table,
         )
@@ -87,6 +89,7 @@ class LocalSystem:
         import app as app_module  # loaded by the factory above, with the stage's environment
 
         self.app_module = app_module
+        patch_authorizer_fidelity()
         self._api_server = create_local_server(app_obj, config, s.host, s.api_port)
         self._api_thread = threading.Thread(target=self._api_server.serve_forever, name="chalice-local", daemon=True)
         self._api_thread.start()

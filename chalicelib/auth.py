@@ -1,0 +1,51 @@
+"""Who may use the office routes: bearer tokens, configured only as SHA-256 hashes.
+
+``OFFICE_TOKEN_SHA256`` holds comma-separated hex digests (``name:digest`` also works, the name
+only helps operators tell tokens apart); the tokens themselves live with the people who use
+them. Comparison is constant-time. With no hashes configured every request is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from functools import cache
+
+BEARER = "bearer "
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_hashes(raw: str) -> frozenset[str]:
+    digests = set()
+    for entry in raw.split(","):
+        digest = entry.strip().rsplit(":", 1)[-1].strip().lower()
+        if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+            digests.add(digest)
+    return frozenset(digests)
+
+
+@cache
+def configured_hashes() -> frozenset[str]:
+    return parse_hashes(os.environ.get("OFFICE_TOKEN_SHA256", ""))
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header or header[: len(BEARER)].lower() != BEARER:
+        return None
+    token = header[len(BEARER) :].strip()
+    return token or None
+
+
+def is_office_token(header: str | None, hashes: Iterable[str]) -> bool:
+    token = bearer_token(header)
+    if token is None:
+        return False
+    presented = token_digest(token)
+    # Compare against every hash so the time taken does not tell which one was close.
+    matches = [hmac.compare_digest(presented, digest) for digest in hashes]
+    return any(matches)

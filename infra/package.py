@@ -1,0 +1,101 @@
+"""Build the deployable CloudFormation (SAM) template and the Lambda zip under ``build/``.
+
+``infra/template.json`` stays the one definition of the shared resources (the local stack
+provisions it too); ``infra/deploy-overlay.json`` adds what exists only in AWS and refers to
+Chalice's resources (function names, environment, log groups, alarms). The two are merged
+here, strictly: the overlay may add, never silently change, the shared template. Chalice then
+merges the result into its own template (its deep merge: our values win, dicts merge).
+
+Usage: ``python -m infra.package [--stage prod] [--out build]``. Offline: ``chalice package``
+only needs a region name, not AWS credentials or network access to AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = PROJECT_DIR / "infra" / "template.json"
+OVERLAY_PATH = PROJECT_DIR / "infra" / "deploy-overlay.json"
+BUILD_DIR = PROJECT_DIR / "build"
+DEFAULT_STAGE = "prod"
+# Only the region's name (and so its partition, aws-cn) matters to the packager.
+DEFAULT_REGION = "cn-north-1"
+# Top-level keys the overlay may replace outright: the deployed stack describes itself.
+REPLACEABLE = {"Description"}
+
+
+class MergeConflictError(ValueError):
+    pass
+
+
+def merge_strict(base: Any, addition: Any, path: str = "") -> Any:
+    """Union of two JSON documents; a key both define must hold equal scalars or mergeable dicts."""
+    if isinstance(base, dict) and isinstance(addition, dict):
+        merged = dict(base)
+        for key, value in addition.items():
+            where = f"{path}.{key}" if path else key
+            if key not in base or (not path and key in REPLACEABLE):
+                merged[key] = value
+            else:
+                merged[key] = merge_strict(base[key], value, where)
+        return merged
+    if base == addition:
+        return base
+    raise MergeConflictError(f"deploy overlay changes {path} of infra/template.json; change it there instead")
+
+
+def merged_template(template_path: Path = TEMPLATE_PATH, overlay_path: Path = OVERLAY_PATH) -> dict[str, Any]:
+    template = json.loads(template_path.read_text(encoding="utf-8"))
+    overlay = json.loads(overlay_path.read_text(encoding="utf-8"))
+    return merge_strict(template, overlay)
+
+
+def package(out_dir: Path = BUILD_DIR, stage: str = DEFAULT_STAGE, region: str | None = None) -> Path:
+    """Write ``<out_dir>/sam.json`` and ``<out_dir>/deployment.zip``; return the template's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merge_path = out_dir / "merge-template.json"
+    merge_path.write_text(json.dumps(merged_template(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # chalice package refuses to write into a directory that holds an earlier package.
+    for name in ("sam.json", "deployment.zip"):
+        (out_dir / name).unlink(missing_ok=True)
+    env = {**os.environ, "AWS_DEFAULT_REGION": region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION}
+    # The chalice beside this interpreter (the project's venv), else the one on PATH.
+    beside = Path(sys.executable).with_name("chalice")
+    chalice = str(beside) if beside.exists() else shutil.which("chalice")
+    if chalice is None:
+        raise RuntimeError("chalice is not installed: run `make install`")
+    command = [
+        chalice,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        str(merge_path),
+        str(out_dir),
+    ]
+    subprocess.run(command, cwd=PROJECT_DIR, env=env, check=True)  # noqa: S603 (our own venv's chalice)
+    return out_dir / "sam.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", default=DEFAULT_STAGE)
+    parser.add_argument("--out", type=Path, default=BUILD_DIR)
+    parser.add_argument("--region", default=None, help=f"region name for the packager (default {DEFAULT_REGION})")
+    args = parser.parse_args(argv)
+    print(package(args.out.resolve(), args.stage, args.region))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
