@@ -120,7 +120,11 @@ def _b64encode(raw: bytes) -> str:
 def _b64decode(text: str) -> bytes:
     if not text or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" for c in text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # The last character carries unused bits: only the canonical spelling of a token is the token.
+    if _b64encode(raw) != text:
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 def _mac(key: str, payload_b64: str) -> bytes:

@@ -158,7 +158,15 @@ def test_a_forged_link_gets_a_clear_page_not_a_stack_trace(link: dict[str, Any])
         CAMPAIGN, "140981", DELIVERABLE, PERIOD, base_url="", signing_key="x" * 40,
         expires_at=datetime.now(UTC) + timedelta(days=1),
     )  # fmt: skip
-    for path in (f"/u/{payload}.{mac[:-1]}A", f"/u/{payload[:-3]}.{mac}", other_unit, "/u/not-a-token"):
+    flipped = mac[:5] + ("B" if mac[5] == "A" else "A") + mac[6:]
+    last = mac[:-1] + ("B" if mac[-1] != "B" else "C")  # may differ only in unused bits: still refused
+    for path in (
+        f"/u/{payload}.{flipped}",
+        f"/u/{payload}.{last}",
+        f"/u/{payload[:-3]}.{mac}",
+        other_unit,
+        "/u/not-a-token",
+    ):
         status, headers, html = _request("GET", path)
         assert status == 403, path
         assert headers["Content-Type"].startswith("text/html")

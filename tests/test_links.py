@@ -327,3 +327,24 @@ def test_notices_carry_each_units_own_link_valid_after_the_notice() -> None:
     )
     assert (claims.expires_at - sent).days >= 7  # still open a week after the notice, not just the deadline
     assert link_hint(sent, {}) is upload_path_hint  # no key configured: the path hint, never a broken link
+
+
+def test_a_token_spelled_differently_but_decoding_the_same_is_refused() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.links import LinkForgedError, upload_link, verify_token
+
+    key = "k" * 40
+    now = datetime(2023, 5, 1, tzinfo=UTC)
+    token = upload_link("xinzhou-2023", "140981", "issue-list", "2023-05", base_url="", signing_key=key,
+                        expires_at=now + timedelta(days=30)).rsplit("/", 1)[1]  # fmt: skip
+    payload, mac = token.split(".")
+    # 32 bytes take 43 base64 characters; the last one's two low bits are unused, so four spellings
+    # decode to the same MAC. Only the canonical one is accepted.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(mac[-1])
+    twins = [alphabet[(index & ~3) | low] for low in range(4) if (index & ~3) | low != index]
+    for twin in twins:
+        with pytest.raises(LinkForgedError):
+            verify_token(f"{payload}.{mac[:-1]}{twin}", [key], now=now)
+    assert verify_token(token, [key], now=now).unit == "140981"
