@@ -18,6 +18,7 @@ from infra.local.samples import GOOD_ROWS, SELF_CHECK_REPORT, IssueRow, issue_li
 from infra.local.settings import LocalSettings
 
 CAMPAIGN = "xinzhou-2023"
+LOCAL_OFFICE_TOKEN = "local-office-token"  # noqa: S105 (the local stage's documented development token)
 
 
 def _flawed_rows() -> list[IssueRow]:
@@ -73,14 +74,18 @@ def main() -> None:
         aws_secret_access_key="local",
     )
     bucket = settings.template_parameters["BucketName"]
+    samples = settings.outbox_dir.parent / "samples"
+    samples.mkdir(parents=True, exist_ok=True)
     for unit, deliverable, period, file_name, body in uploads():
+        (samples / file_name).write_bytes(body)  # to open, edit and upload again by hand
         key = f"uploads/{CAMPAIGN}/{unit}/{deliverable}/{period}/{file_name}"
         version = s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
         print(f"uploaded  {key}  ({len(body)} bytes, version {version})")
         time.sleep(0.2)
     time.sleep(3)
     url = f"{settings.api_url}/campaigns/{CAMPAIGN}/submissions?limit=20"
-    with urllib.request.urlopen(url) as response:  # noqa: S310 (http on loopback)
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {LOCAL_OFFICE_TOKEN}"})  # noqa: S310
+    with urllib.request.urlopen(request) as response:  # noqa: S310 (http on loopback)
         page = json.load(response)
     print(f"\nGET {urllib.parse.unquote(url)}")
     for s in page["items"]:
@@ -88,6 +93,7 @@ def main() -> None:
         print(f"  {when}  {unit:<6} {s['deliverable']['id']:<18} {s['status']:<9} {s['file_name']}")
     eml = sorted(settings.outbox_dir.glob("*.eml"))
     print(f"\n{len(eml)} emails in {settings.outbox_dir}/ (open any .eml with a mail client or a text editor)")
+    print(f"the uploaded files are in {samples}/")
 
 
 if __name__ == "__main__":
