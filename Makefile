@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lint-infra package demo clean install browser
+.PHONY: run test lint lint-infra package demo clean install browser bench
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON) not found)"; exit 1; }
@@ -50,5 +50,17 @@ browser:
 test: lint lint-infra browser
 	$(BIN)/python -m pytest
 
+# Figures for docs/performance.md: validation speed, cold start, table cost, end to end (minutes; not a test).
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.run
+
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache build
+
+# A bounded fuzz run of the HTTP API from its OpenAPI description (schemathesis), against the whole local
+# stack on free ports; prints how many cases it tried. Not part of `make test` (about 30 s). More cases:
+# `make fuzz FUZZ_MAX_EXAMPLES=200`. See docs/reliability.md.
+.PHONY: fuzz
+FUZZ_MAX_EXAMPLES ?= 40
+fuzz: $(STAMP)
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m tests.fuzz_api

@@ -34,8 +34,7 @@ def _registry() -> Any:
 
 @cache
 def _intake_context() -> Any:
-    import boto3
-
+    from chalicelib.aws import client
     from chalicelib.intake import IntakeContext
     from chalicelib.mail import sender_from_settings
     from chalicelib.objects import ObjectStore
@@ -44,7 +43,7 @@ def _intake_context() -> Any:
     settings = current()
     return IntakeContext(
         registry=_registry(),
-        objects=ObjectStore(boto3.client("s3", region_name=settings.region)),
+        objects=ObjectStore(client("s3", settings.region)),
         mail=sender_from_settings(settings),
         max_upload_bytes=settings.max_upload_bytes,
     )
@@ -180,10 +179,13 @@ def handle_upload(event: SQSEvent) -> None:
 
     context = _intake_context()
     for record in event:
+        raw = record.to_dict()
         logger.clear_state()  # keys of the previous invocation must not label this one
-        logger.append_keys(message_id=record.to_dict().get("messageId"))
+        # Which delivery this is: intake gives up on an object that keeps crashing after a few (see intake.py).
+        attempt = int((raw.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        logger.append_keys(message_id=raw.get("messageId"), attempt=attempt)
         for ref in object_refs(record.body):
-            ingest(ref, context)
+            ingest(ref, context, attempt=attempt)
 
 
 # 01:00 UTC is 09:00 Asia/Shanghai (no daylight saving): the county clerks read the day's reminders when

@@ -205,6 +205,68 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 2 if {f.code for f in verdict.errors} <= UNUSABLE_CODES else 1
 
 
+def _queue_urls(sqs: Any, queue_name: str) -> tuple[str, str]:
+    """The upload queue and its dead-letter queue, found through the queue's own redrive policy."""
+    queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    dlq_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
+    return queue_url, sqs.get_queue_url(QueueName=dlq_arn.rsplit(":", 1)[-1])["QueueUrl"]
+
+
+def _describe(body: str) -> str:
+    from chalicelib.s3_events import NotAnS3EventError, object_refs
+
+    try:
+        refs = object_refs(body)
+    except NotAnS3EventError:
+        return "（不是 S3 事件）"
+    return "；".join(f"s3://{r.bucket}/{r.key} 版本 {r.version_id}" for r in refs) or "（S3 测试事件）"
+
+
+def replay_dlq(sqs: Any, queue_name: str, limit: int | None = None, dry_run: bool = False) -> list[str]:
+    """Move dead-lettered S3 events back to the upload queue, unchanged, oldest first.
+
+    The S3 event names bucket, key and version, which is all intake needs: a replayed message is
+    processed exactly as a first delivery (submission once per version, receipt once). Each message is
+    sent before it is deleted from the DLQ, so a crash in between can only replay it twice, which
+    intake absorbs; it is never lost.
+    """
+    queue_url, dlq_url = _queue_urls(sqs, queue_name)
+    moved: list[str] = []
+    peeked: list[str] = []  # a dry run's receipt handles: made visible again at the end
+    try:
+        while limit is None or len(moved) < limit:
+            # Invisible for 30 s while being moved (or listed), so one run never sees a message twice.
+            response = sqs.receive_message(
+                QueueUrl=dlq_url, MaxNumberOfMessages=1, WaitTimeSeconds=0, VisibilityTimeout=30
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                break
+            message = messages[0]
+            moved.append(message["MessageId"])
+            print(f"{'将重放' if dry_run else '已重放'} {message['MessageId']}  {_describe(message['Body'])}")
+            if dry_run:
+                peeked.append(message["ReceiptHandle"])
+                continue
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+    finally:
+        for handle in peeked:
+            sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return moved
+
+
+def cmd_replay_dlq(args: argparse.Namespace) -> int:
+    from chalicelib.aws import client
+    from chalicelib.settings import current
+
+    settings = current()
+    moved = replay_dlq(client("sqs", settings.region), settings.upload_queue_name, args.max, args.dry_run)
+    print(f"{'演练：' if args.dry_run else ''}共 {len(moved)} 条消息{'可重放' if args.dry_run else '已送回上传队列'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description="专项整治材料报送系统：运维命令")
     parser.add_argument("--local", action="store_true", help="use the local stack (make run) settings")
@@ -250,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--dry-run", action="store_true", help="decide and compose only: write and send nothing")
     sweep.add_argument("--json", action="store_true")
     sweep.set_defaults(run=cmd_sweep)
+
+    replay = sub.add_parser("replay-dlq", help="move dead-lettered upload events back to the upload queue")
+    replay.add_argument("--max", type=int, default=None, metavar="N", help="at most N messages (default: all)")
+    replay.add_argument("--dry-run", action="store_true", help="list what would be replayed, move nothing")
+    replay.set_defaults(run=cmd_replay_dlq)
     return parser
 
 

@@ -16,7 +16,7 @@ from chalicelib.contacts import current_contacts
 from chalicelib.deliveries import record_delivery, write_rows
 from chalicelib.mail import MailSender
 from chalicelib.notice_log import NoticeKey, send_once
-from chalicelib.objects import ObjectStore
+from chalicelib.objects import FetchedObject, ObjectStore
 from chalicelib.receipts import Finding, Receipt, compose_receipt
 from chalicelib.registry import Registry
 from chalicelib.s3_events import ObjectRef
@@ -33,6 +33,64 @@ class IntakeContext:
     objects: ObjectStore
     mail: MailSender
     max_upload_bytes: int
+
+
+# An object whose reading keeps crashing (not throttling: that is retried until the DLQ) is rejected on
+# this delivery instead of being retried until the DLQ: the queue holds 5 receives, so the unit hears
+# back within minutes and the object is kept for a person to look at.
+POISON_AFTER_ATTEMPTS = 3
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+    }
+)
+
+
+class ReceiptNotSentError(RuntimeError):
+    """The upload is recorded but its receipt is not sent yet: fail the message so SQS delivers it again.
+
+    Everything before the receipt is idempotent and the notice log sends at most once, so a retry
+    only finishes the receipt; past the queue's 5 receives the message waits in the DLQ for
+    ``cli replay-dlq``. Nothing is lost and nothing is sent twice.
+    """
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, 5xx, timeouts and connection trouble: worth retrying, never the file's fault."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BotoCoreError | OSError):
+            return True
+        if isinstance(current, ClientError):
+            error = current.response.get("Error", {})
+            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            return error.get("Code") in _THROTTLING_CODES or int(status) >= 500
+        current = current.__cause__ or getattr(current, "cause", None)
+    return False
+
+
+def _poison(target: UploadTarget, attempt: int) -> Finding:
+    return Finding(
+        "UNREADABLE_FILE",
+        f"系统已尝试{attempt}次仍无法读取文件“{target.file_name}”，文件可能已损坏。"
+        "请用 Excel、WPS 或 Word 打开确认无误后另存为新文件重新上传；如仍有问题请联系市交通运输局。",
+    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +118,8 @@ def _check(target: UploadTarget, size: int, data: bytes | None, max_bytes: int) 
         )
 
 
-def ingest(ref: ObjectRef, ctx: IntakeContext) -> IntakeOutcome:
+def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcome:
+    """``attempt`` is the SQS ApproximateReceiveCount of the message carrying ``ref``."""
     version_id = ref.version_id or NULL_VERSION
     logger.append_keys(object_key=ref.key, version_id=version_id)
     try:
@@ -71,8 +130,16 @@ def ingest(ref: ObjectRef, ctx: IntakeContext) -> IntakeOutcome:
         return IntakeOutcome("key-rejected", "rejected")
     logger.append_keys(unit=target.unit.code, deliverable=target.deliverable.id, period=target.period)
 
-    fetched = ctx.objects.fetch(ref.bucket, ref.key, ref.version_id, keep_up_to=ctx.max_upload_bytes)
-    verdict = _check(target, fetched.size, fetched.data, ctx.max_upload_bytes)
+    try:
+        fetched = ctx.objects.fetch(ref.bucket, ref.key, ref.version_id, keep_up_to=ctx.max_upload_bytes)
+    except Exception as exc:
+        if is_transient(exc) or attempt < POISON_AFTER_ATTEMPTS:
+            raise  # SQS delivers it again (throttling: until the DLQ, from where it is replayed)
+        logger.exception("object unreadable after repeated attempts", extra={"attempt": attempt})
+        fetched = FetchedObject(size=ref.size, sha256="", etag=ref.etag, content_type=None, data=None)
+        verdict = rejected(_poison(target, attempt))
+    else:
+        verdict = _check(target, fetched.size, fetched.data, ctx.max_upload_bytes)
     stored = StoredObject(
         bucket=ref.bucket,
         key=ref.key,
@@ -114,4 +181,8 @@ def ingest(ref: ObjectRef, ctx: IntakeContext) -> IntakeOutcome:
     mail = compose_receipt(receipt, key.message_id, target.campaign.office.name)
     notice = send_once(key, "receipt", mail, ctx.mail)
     logger.info("upload recorded", extra={"status": submission.status, "first_delivery": created, "notice": notice})
+    if notice in ("failed", "in-flight"):
+        # "failed": the mail server deferred it (4xx) through every retry; "in-flight": another delivery holds
+        # the notice's lease, which may be a crashed one. Either way the message must come back.
+        raise ReceiptNotSentError(f"receipt {key.key} is {notice}; the message will be delivered again")
     return IntakeOutcome("recorded" if created else "duplicate", submission.status, notice)

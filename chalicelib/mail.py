@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -68,6 +71,12 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
 
 
 class SmtpSender:
+    """SMTP relay. Outside ``session()`` every message has its own connection (a receipt a Lambda sends
+    now and then); inside, one connection carries every message (the sweep's hundreds of notices: one TLS
+    handshake and login instead of one per notice). Errors are classified the same either way, and a
+    failed connection is dropped, so a retry starts on a fresh one. Sessions are per thread.
+    """
+
     def __init__(
         self,
         host: str,
@@ -81,23 +90,86 @@ class SmtpSender:
         self._host, self._port, self._sender = host, port, sender
         self._security, self._username, self._password = security, username, password
         self._timeout = timeout
+        # Per thread: the sweep's workers each hold their own session and connection.
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.connections = 0  # opened so far (for the benchmark and tests)
+
+    @property
+    def _client(self) -> smtplib.SMTP | None:
+        return getattr(self._local, "client", None)
+
+    @_client.setter
+    def _client(self, client: smtplib.SMTP | None) -> None:
+        self._local.client = client
+
+    @property
+    def _in_session(self) -> bool:
+        return bool(getattr(self._local, "in_session", False))
+
+    @_in_session.setter
+    def _in_session(self, value: bool) -> None:
+        self._local.in_session = value
 
     def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
+        with self._lock:
+            self.connections += 1
         if self._security == "ssl":
-            return smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout, context=context)
-        client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
-        if self._security == "starttls":
-            client.starttls(context=context)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout, context=context)
+        else:
+            client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+            if self._security == "starttls":
+                client.starttls(context=context)
+        if self._username:
+            try:
+                client.login(self._username, self._password or "")
+            except BaseException:
+                client.close()
+                raise
         return client
+
+    @contextmanager
+    def session(self) -> Iterator[SmtpSender]:
+        """Reuse one connection for every ``send`` inside the block; it is closed (QUIT) at the end."""
+        if self._in_session:  # nested: the outer block owns the connection
+            yield self
+            return
+        self._in_session = True
+        try:
+            yield self
+        finally:
+            self._in_session = False
+            self._drop(polite=True)
+
+    def _drop(self, polite: bool = False) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            if polite:
+                client.quit()
+            else:
+                client.close()
+        except (OSError, smtplib.SMTPException):
+            client.close()
 
     def send(self, mail: OutgoingMail) -> None:
         message = build_message(mail, self._sender)
         try:
-            with self._connect() as client:
-                if self._username:
-                    client.login(self._username, self._password or "")
-                client.send_message(message)
+            if not self._in_session:
+                with self._connect() as client:
+                    client.send_message(message)
+                return
+            reused = self._client is not None
+            try:
+                self._send_in_session(message)
+            except smtplib.SMTPServerDisconnected:
+                # The server closed an idle connection between two notices: reconnect once. Not for a
+                # fresh connection, whose failure is a real one for the caller to retry later.
+                if not reused:
+                    raise
+                self._send_in_session(message)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if any(400 <= code < 500 for code in codes):
@@ -108,6 +180,18 @@ class SmtpSender:
             raise error(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientMailError(str(exc)) from exc
+
+    def _send_in_session(self, message: EmailMessage) -> None:
+        if self._client is None:
+            self._client = self._connect()
+        try:
+            self._client.send_message(message)
+        except smtplib.SMTPRecipientsRefused:
+            # smtplib has already reset the transaction (RSET): the connection is fine for the next notice.
+            raise
+        except BaseException:
+            self._drop()  # state unknown: the next send (a retry, or the next notice) opens a new one
+            raise
 
 
 class SesSender:
@@ -127,6 +211,12 @@ class SesSender:
             if code in {"TooManyRequestsException", "LimitExceededException", "ThrottlingException"}:
                 raise TransientMailError(code) from exc
             raise PermanentMailError(code or str(exc)) from exc
+
+
+def mail_session(sender: MailSender) -> AbstractContextManager[object]:
+    """One connection for a batch of messages when the transport has connections (SMTP); else nothing."""
+    session = getattr(sender, "session", None)
+    return session() if callable(session) else nullcontext()
 
 
 def sender_from_settings(settings: Settings) -> MailSender:

@@ -31,6 +31,12 @@ class _TableMeta:
     table_name = os.environ.get("TABLE_NAME", "campaign-reporting")
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "cn-north-1"
     host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+    # Throttling and 5xx: PynamoDB's botocore client retries in "standard" mode, 1 + 4 attempts in all,
+    # as chalicelib.aws configures the app's own clients; past that the SQS message is retried.
+    max_retry_attempts = 4
+    base_backoff_ms = 100
+    connect_timeout_seconds = 5
+    read_timeout_seconds = 20
 
 
 def submission_pk(campaign_id: str, unit_code: str) -> str:

@@ -130,7 +130,7 @@ def what_is_due(deadline: Deadline) -> str:
 
     The short name drops the trailing rule in brackets (（每月20日前）), which the subject says better.
     """
-    name = re.sub(r"（[^（）]*）$", "", deadline.name) or deadline.name
+    name = re.sub(r"（[^（）]*）\Z", "", deadline.name) or deadline.name
     try:
         datetime.strptime(deadline.period, MONTHLY_PERIOD_FORMAT)
     except ValueError:

@@ -67,7 +67,8 @@ def decode_cursor(cursor: str | None, partition: str, partition_attr: str) -> di
 def page_size(raw: str | None) -> int:
     if raw is None:
         return 50
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # isdigit() alone accepts '²' and '١' (int() then raises or reads a non-ASCII digit): ASCII digits only.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise QueryError(f"limit 应为 1 到 {MAX_PAGE} 之间的整数。")
     return int(raw)
 

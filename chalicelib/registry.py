@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.schemas import validator
+from chalicelib.schemas import schema_errors
 
 CAMPAIGN_DIR = Path(__file__).resolve().parent / "campaigns"
 
@@ -163,7 +163,7 @@ def _contact(raw: dict[str, Any]) -> Contact:
 
 
 def build_campaign(raw: dict[str, Any]) -> Campaign:
-    errors = sorted(validator("campaign").iter_errors(raw), key=lambda e: list(e.absolute_path))
+    errors = schema_errors("campaign", raw)
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
         raise RegistryError(f"campaign {raw.get('id', '?')}: {where}: {errors[0].message}")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+# jsonschema costs ~100 ms to import (referencing, format checkers): loaded on the first full
+# validation, which a valid campaign file or row never needs (``schema_errors``, ``fast_schema``).
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -28,6 +31,19 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+def schema_errors(name: str, instance: Any) -> list[Any]:
+    """Every failure of ``instance`` against ``schemas/<name>``, by path; ``[]`` without jsonschema when
+    the compiled check (``chalicelib.fast_schema``) passes it."""
+    from chalicelib.fast_schema import fast_check
+
+    check = fast_check(name)
+    if check is not None and check(instance):
+        return []
+    return sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))

@@ -17,6 +17,7 @@ from chalicelib.receipts import Finding
 from chalicelib.reports.documents import DocumentError, read_document
 from chalicelib.reports.sections import SectionSpec, match_sections
 from chalicelib.schemas import validator
+from chalicelib.tables.safety import check_container
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "report_templates"
 
@@ -76,6 +77,10 @@ def _missing_findings(
 def validate_report(data: bytes, file_name: str, deliverable_id: str) -> ReportVerdict:
     template = report_template(deliverable_id)
     extension = file_name.rsplit(".", 1)[-1].lower()
+    # The spreadsheets' gate first: a .docx is a zip too (bombs, encrypted packages, truncation, emptiness).
+    refused = check_container(data, file_name)
+    if refused:
+        return ReportVerdict("rejected", errors=tuple(refused))
     try:
         document = read_document(data, extension)
     except DocumentError:

@@ -46,10 +46,13 @@ def _docx_paragraph(paragraph: Any) -> Paragraph:
 def read_docx(data: bytes) -> Document:
     import docx  # python-docx; loaded only when a .docx arrives
     from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import LxmlError
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, LxmlError) as exc:
+        # LxmlError: malformed XML, or libxml2 refusing entity amplification (python-docx's parser has
+        # resolve_entities=False and never fetches external entities).
         raise DocumentError(str(exc)) from exc
     paragraphs = [_docx_paragraph(p) for p in document.paragraphs]
     # Typical cases are often laid out as a table: label cell, then the text.

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -102,11 +104,103 @@ def read_grids(data: bytes, file_name: str) -> list[Grid]:
     )
 
 
+# calamine loads a sheet as one dense rectangle from A1 to the last non-empty cell: a 1.4 KB .xlsx with
+# values in A1 and XFD1048576 asks it for 512 GB and aborts the process (no exception to catch), and a
+# million real rows are all loaded before ``nrows`` cuts them. So every worksheet part is scanned first,
+# streamed, by byte patterns that only match cells beyond the caps (the regex engine skips ordinary
+# cells in C), and the scan stops at the first cell past the row cap. Cells written as ``<c …/>`` carry
+# formatting only; calamine skips them, and so does the scan.
+MAX_SHEET_CELLS = MAX_SHEET_ROWS * MAX_COLUMNS
+_FAR_ROW = re.compile(rb'r="([A-Za-z]{1,3})(\d{6,}|[2-9]\d{4})"')  # cell refs from row 20000 on
+_WIDE_COLUMN = re.compile(rb'r="([A-Za-z]{3}|[D-Zd-z][A-Za-z]|[Cc][W-Zw-z])(\d{1,7})"')  # columns past CV (100)
+_ROW_TAG = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,7})"')
+_SCAN_CHUNK = 1024 * 1024
+_SCAN_OVERLAP = 1024
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - ord("A") + 1
+    return number
+
+
+def _holds_content(window: bytes, match: re.Match[bytes]) -> bool:
+    """The reference is a cell's (``<c`` or ``<x:c``) and the tag is not self-closing (formatting only)."""
+    start = window.rfind(b"<", 0, match.start())
+    name = window[start + 1 : match.start()].split(None, 1)[0] if start >= 0 else b""
+    end = window.find(b">", match.end())
+    return name.split(b":")[-1] == b"c" and end > 0 and window[end - 1 : end] != b"/"
+
+
+@dataclass(frozen=True)
+class SheetScan:
+    part: str
+    rows: int  # the last row seen (a row tag or a far cell), or where the scan stopped
+    columns: int  # the widest column seen beyond MAX_COLUMNS, else 0
+    stopped_early: bool
+
+
+def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> SheetScan:
+    rows = columns = row_tags = 0
+    with archive.open(info) as part:
+        tail = b""
+        while chunk := part.read(_SCAN_CHUNK):
+            window = tail + chunk
+            for match in _FAR_ROW.finditer(window):
+                if _holds_content(window, match):
+                    rows = max(rows, int(match.group(2)))
+            for match in _WIDE_COLUMN.finditer(window):
+                if _holds_content(window, match):
+                    columns = max(columns, _column_number(match.group(1)))
+                    rows = max(rows, int(match.group(2)))
+            tags = _ROW_TAG.findall(window[-len(chunk) - 64 :])
+            if tags:
+                rows = max(rows, int(tags[-1]))
+            # Rows without an r attribute are numbered by position: count the row tags too.
+            row_tags += chunk.count(b"<row") + chunk.count(b":row ")
+            rows = max(rows, row_tags)
+            if rows > MAX_SHEET_ROWS or rows * columns > MAX_SHEET_CELLS:
+                return SheetScan(info.filename, rows, columns, stopped_early=True)
+            tail = window[-_SCAN_OVERLAP:]
+    return SheetScan(info.filename, rows, columns, stopped_early=False)
+
+
+def scan_sheets(data: bytes) -> list[SheetScan]:
+    """Each worksheet part's extent as far as the caps care; streamed, stopping at the first part past them."""
+    scans = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                scans.append(_scan_part(archive, info))
+                if scans[-1].stopped_early:
+                    break
+    return scans
+
+
+def _check_extents(data: bytes, file_name: str) -> None:
+    for scan in scan_sheets(data):
+        if scan.rows > MAX_SHEET_ROWS:
+            raise ReaderError(
+                "TOO_MANY_ROWS",
+                f"文件“{file_name}”的表格超过{MAX_DATA_ROWS}行的上限（第{scan.rows}行仍有内容），"
+                "请删除多余内容（包括表格下方零散的内容）或分文件上传。",
+            )
+        if scan.rows * scan.columns > MAX_SHEET_CELLS:
+            raise ReaderError(
+                "FILE_TOO_COMPLEX",
+                f"文件“{file_name}”的表格范围过大（第{scan.columns}列仍有内容），"
+                f"请删除表格右侧多余的列（最多{MAX_COLUMNS}列）后另存为 .xlsx 重新上传。",
+            )
+
+
 def _read_spreadsheet(data: bytes, file_name: str, ext: str) -> list[Grid]:
     if not (data.startswith(ZIP_MAGIC) or data.startswith(OLE2_MAGIC)):
         raise ReaderError(
             "UNREADABLE_FILE", f"文件“{file_name}”不是有效的 Excel 文件（可能只是改了扩展名）。{SAVE_AS_XLSX}"
         )
+    if data.startswith(ZIP_MAGIC):
+        _check_extents(data, file_name)
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     hidden = hidden_rows(data) if data.startswith(ZIP_MAGIC) else {}
     grids = []

@@ -9,13 +9,12 @@ real calendar dates, campaign year, sequence, repeats across rows, the unit) is 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema.exceptions import ValidationError
-
+from chalicelib.fast_schema import fast_check
 from chalicelib.receipts import Finding
 from chalicelib.schemas import validator
 from chalicelib.tables.header import HeaderMatch, footer_field, footer_values
@@ -33,12 +32,67 @@ from chalicelib.tables.values import (
     squash,
 )
 
+if TYPE_CHECKING:  # jsonschema loads only when a row fails the compiled check (chalicelib.fast_schema)
+    from jsonschema.exceptions import ValidationError
+
 # 原平市交通运输局（盖章） names the unit 原平市: the stamp line often carries the bureau's full name.
 UNIT_PREFIXES = ("山西省", "忻州市")
 UNIT_SUFFIXES = ("交通运输综合行政执法队", "综合行政执法队", "交通运输局", "交通局", "人民政府", "盖章")
 # Only prose columns can hold the template's '1. 2. 3. 4.' placeholder; a number in a date column is a date.
 TEXT_KINDS = ("text", "person")
 DATE_EXAMPLE = "请填写如 2023-06-30 或“长期坚持”"
+# A Han character survives NFKC as a non-digit, so a cell holding one cannot be the '1. 2.' placeholder.
+_HAS_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+class _Memo:
+    """Per-sheet answers of the pure cell functions, keyed by the (text) cell.
+
+    A list repeats its 问题方面, 完成时限, 责任单位 and 联系人 down thousands of rows; each distinct text
+    is normalised once. Only ``str`` cells are memoised: 1, 1.0 and True are equal dict keys but
+    different cells.
+    """
+
+    def __init__(self) -> None:
+        self._text: dict[str, str] = {}
+        self._placeholder: dict[str, bool] = {}
+        self._squash: dict[str, str] = {}
+        self._pure: dict[tuple[str, str], Any] = {}
+
+    def of(self, name: str, function: Callable[[Any], Any], raw: Any) -> Any:
+        """``function(raw)`` once per distinct text; ``name`` tells the functions apart."""
+        if type(raw) is not str:
+            return function(raw)
+        key = (name, raw)
+        if key not in self._pure:
+            self._pure[key] = function(raw)
+        return self._pure[key]
+
+    def text(self, raw: Any) -> str:
+        if type(raw) is not str:
+            return display_text(raw)
+        if "\n" not in raw and "\r" not in raw:
+            return raw.strip()  # what display_text does to a one-line text, without its line loop
+        found = self._text.get(raw)
+        if found is None:
+            found = self._text[raw] = display_text(raw)
+        return found
+
+    def placeholder(self, raw: Any) -> bool:
+        if type(raw) is not str:
+            return is_placeholder(raw)
+        found = self._placeholder.get(raw)
+        if found is None:
+            found = self._placeholder[raw] = _HAS_HAN.search(raw) is None and is_placeholder(raw)
+        return found
+
+    def squash(self, raw: Any) -> str:
+        if type(raw) is not str:
+            return squash(raw)
+        found = self._squash.get(raw)
+        if found is None:
+            found = self._squash[raw] = squash(raw)
+        return found
 
 
 @dataclass
@@ -90,7 +144,14 @@ class _Row:
 
 
 def _schema_findings(row: _Row, template: Template, values: dict[str, Any]) -> None:
-    """Schema failures -> findings, in the order of the template's columns."""
+    """Schema failures -> findings, in the order of the template's columns.
+
+    The compiled yes/no check of the same schema answers for the rows that pass; only a row it flags
+    pays for the full validator, which finds every failure and its message.
+    """
+    check = fast_check(template.row_schema)
+    if check is not None and check(values):
+        return
     order = {c.id: i for i, c in enumerate(template.columns)}
     failures = list(validator(template.row_schema).iter_errors(values))
 
@@ -115,18 +176,20 @@ def _schema_findings(row: _Row, template: Template, values: dict[str, Any]) -> N
 
 
 def _normalise(
-    template: Template, cells: dict[str, Any], row: _Row, year: int, unit_names: tuple[str, ...]
+    template: Template, cells: dict[str, Any], row: _Row, year: int, unit_names: tuple[str, ...], memo: _Memo
 ) -> dict[str, Any]:
     values: dict[str, Any] = {"row": row.number, "sheet": row.sheet}
     for column in template.columns:
         raw = cells.get(column.id)
-        text = "" if column.kind in TEXT_KINDS and is_placeholder(raw) else display_text(raw)
-        if column.kind == "seq":
+        text = "" if column.kind in TEXT_KINDS and memo.placeholder(raw) else memo.text(raw)
+        if column.kind == "text":  # the common case first: prose is stored as typed
+            values[column.id] = text
+        elif column.kind == "seq":
             values[column.id] = parse_seq(raw)
             if raw is not None and values[column.id] is None:
                 row.warn("SEQ_INVALID", column, f"“{text}”不是有效的序号，请按顺序填写阿拉伯数字 1、2、3。")
         elif column.kind == "aspect":
-            canonical = template.canonical_aspect(text) if text else None
+            canonical = memo.of("aspect", template.canonical_aspect, text) if text else None
             values[column.id] = canonical or text
             if text and canonical is None and template.aspects:
                 choices = "、".join(template.aspects)
@@ -136,10 +199,10 @@ def _normalise(
                 else:
                     row.warn("ASPECT_UNKNOWN", column, message)
         elif column.kind == "deadline":
-            values[column.id], values["long_term"] = _deadline(template, column, raw, text, row, year)
+            values[column.id], values["long_term"] = _deadline(template, column, raw, text, row, year, memo)
         elif column.kind == "person":
             values[column.id] = text
-            values[f"{column.id}_phone"] = extract_phone(raw) if text else None
+            values[f"{column.id}_phone"] = memo.of("phone", extract_phone, raw) if text else None
         elif column.kind == "phone":
             values[column.id] = normalise_phone(raw) if text else ""
         elif column.kind == "role":
@@ -162,12 +225,14 @@ def _normalise(
     return values
 
 
-def _deadline(template: Template, column: Column, raw: Any, text: str, row: _Row, year: int) -> tuple[str, bool]:
+def _deadline(
+    template: Template, column: Column, raw: Any, text: str, row: _Row, year: int, memo: _Memo
+) -> tuple[str, bool]:
     if not text:
         return "", False
-    if long_term_marker(raw, template.long_term_markers):
+    if memo.of("long_term", lambda r: long_term_marker(r, template.long_term_markers), raw):
         return text, True
-    when: date | None = parse_date(raw, year)
+    when: date | None = memo.of("date", lambda r: parse_date(r, year), raw)
     if when is None:
         row.error("DEADLINE_INVALID", column, f"“{text}”无法识别为日期，{DATE_EXAMPLE}。")
         return text, False
@@ -180,12 +245,19 @@ def _deadline(template: Template, column: Column, raw: Any, text: str, row: _Row
     return when.isoformat(), False
 
 
-def _content_empty(template: Template, cells: dict[str, Any]) -> bool:
-    return all(
-        cells.get(c.id) is None or (c.kind in TEXT_KINDS and is_placeholder(cells[c.id]))
-        for c in template.columns
-        if c.content
-    )
+def _starts_footer(raw_row: list[Any], memo: _Memo) -> bool:
+    """``footer_field``, asked once per distinct first cell: a number or a date never starts a footer label."""
+    first = next((v for v in raw_row if v is not None), None)
+    if type(first) is not str:  # a number, date or boolean reads as digits or 是/否: never a label
+        return False
+    return bool(memo.of("footer", lambda v: footer_field([v]), first))
+
+
+def _content_empty(template: Template, cells: dict[str, Any], memo: _Memo) -> bool:
+    for c in template.columns:
+        if c.content and cells.get(c.id) is not None and not (c.kind in TEXT_KINDS and memo.placeholder(cells[c.id])):
+            return False
+    return True
 
 
 def check_rows(
@@ -198,27 +270,32 @@ def check_rows(
     seen: dict[str, dict[str, int]] = {f: {} for f in template.distinct}
     in_footer = False
     data_rows = 0
+    memo = _Memo()
+    # Per sheet, not per cell: which column of the grid feeds which field, and whether it fills down.
+    slots = [
+        (column.id, c, grid.fill_down and column.fill_down)
+        for column in template.columns
+        if (c := match.columns.get(column.id)) is not None
+    ]
     for index in range(match.data_start, len(grid.cells)):
         raw_row = grid.cells[index]
-        if in_footer or footer_field(raw_row):
+        if in_footer or _starts_footer(raw_row, memo):
             in_footer = True
             for key, value in footer_values(raw_row).items():
                 result.footer.setdefault(key, (value, grid.row_number(index)))
             continue
         cells: dict[str, Any] = {}
-        for column in template.columns:
-            c = match.columns.get(column.id)
-            if c is None:
-                continue
-            value = raw_row[c] if c < len(raw_row) else None
+        width = len(raw_row)
+        for field_id, c, fills in slots:
+            value = raw_row[c] if c < width else None
             if value is None:
-                value = inherited.get((index, c))
-            if value is None and grid.fill_down and column.fill_down:
-                value = above.get(column.id)
-            cells[column.id] = value
+                value = inherited.get((index, c)) if inherited else None
+                if value is None and fills:
+                    value = above.get(field_id)
+            cells[field_id] = value
             if value is not None:
-                above[column.id] = value
-        if _content_empty(template, cells):
+                above[field_id] = value
+        if _content_empty(template, cells, memo):
             continue  # blank line, or a numbered template row nobody filled in
         data_rows += 1
         if data_rows > MAX_DATA_ROWS:
@@ -229,11 +306,11 @@ def check_rows(
         row = _Row(grid, index)
         if row.number in grid.hidden_rows:
             row.warn("HIDDEN_ROW", None, "此行在表格中被隐藏，已按正常数据核验；如不应上报，请删除该行后重新上传。")
-        values = _normalise(template, cells, row, year, unit_names)
+        values = _normalise(template, cells, row, year, unit_names, memo)
         _schema_findings(row, template, values)
         _sequence(template, values, row, previous_seq)
         previous_seq = values.get("seq") or previous_seq
-        _vagueness(template, values, row, seen)
+        _vagueness(template, values, row, seen, memo)
         result.errors.extend(row.errors.values())
         result.warnings.extend(row.warnings)
         if not row.errors:
@@ -253,18 +330,20 @@ def _sequence(template: Template, values: dict[str, Any], row: _Row, previous: i
         )
 
 
-def _vagueness(template: Template, values: dict[str, Any], row: _Row, seen: dict[str, dict[str, int]]) -> None:
+def _vagueness(
+    template: Template, values: dict[str, Any], row: _Row, seen: dict[str, dict[str, int]], memo: _Memo
+) -> None:
     """见人见事，明确具体: too-short or copied-down text is worth a look, not a rejection."""
     for field_id, minimum in template.min_lengths.items():
         text = values.get(field_id) or ""
-        if text and len(squash(text)) < minimum:
+        if text and len(memo.squash(text)) < minimum:
             row.warn(
                 "TEXT_TOO_SHORT",
                 template.column(field_id),
                 f"内容“{text}”过于简略（少于{minimum}个字），请见人见事、明确具体地填写。",
             )
     for field_id in template.distinct:
-        key = squash(values.get(field_id) or "")
+        key = memo.squash(values.get(field_id) or "")
         if not key:
             continue
         first = seen[field_id].setdefault(key, row.number)

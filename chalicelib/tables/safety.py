@@ -39,8 +39,29 @@ def is_encrypted_ooxml(data: bytes) -> bool:
     return data.startswith(OLE2_MAGIC) and any(marker in data for marker in _ENCRYPTED_MARKERS)
 
 
+@dataclass(frozen=True)
+class _Format:
+    """How to tell the user to fix the file, in the program they made it with."""
+
+    programs: str  # where the file is opened
+    save_as: str  # the extension to save as
+    protect_path: str  # where the password is removed
+
+
+_WORD = _Format("Word 或 WPS", ".docx", "文件→信息→保护文档→用密码进行加密")
+_EXCEL = _Format("Excel 或 WPS", ".xlsx", "文件→信息→保护工作簿→用密码进行加密")
+
+
+def _format_of(file_name: str) -> _Format:
+    return _WORD if file_name.lower().endswith((".docx", ".doc", ".wps")) else _EXCEL
+
+
 def check_container(data: bytes, file_name: str, limits: Limits = Limits()) -> list[Finding]:
-    """Errors that forbid parsing at all; an empty list means the bytes may go to a reader."""
+    """Errors that forbid parsing at all; an empty list means the bytes may go to a reader.
+
+    The same gate serves workbooks and Word documents (both are zips); the advice names the program
+    and format the file's extension says the user works with."""
+    fmt = _format_of(file_name)
     if not data:
         return [Finding("EMPTY_FILE", f"文件“{file_name}”是空文件（0字节），请检查后重新上传。")]
     if len(data) > limits.max_file_bytes:
@@ -50,8 +71,8 @@ def check_container(data: bytes, file_name: str, limits: Limits = Limits()) -> l
         return [
             Finding(
                 "FILE_ENCRYPTED",
-                f"文件“{file_name}”设置了打开密码，系统无法读取。请在 Excel/WPS 中取消密码"
-                "（文件→信息→保护工作簿→用密码进行加密，清空密码）后另存为 .xlsx 重新上传。",
+                f"文件“{file_name}”设置了打开密码，系统无法读取。请在 {fmt.programs} 中取消密码"
+                f"（{fmt.protect_path}，清空密码）后另存为 {fmt.save_as} 重新上传。",
             )
         ]
     if not data.startswith(ZIP_MAGIC):
@@ -60,9 +81,11 @@ def check_container(data: bytes, file_name: str, limits: Limits = Limits()) -> l
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
     except Exception:
-        return [Finding("UNREADABLE_FILE", f"文件“{file_name}”已损坏或不完整，无法打开，请重新保存为 .xlsx 后上传。")]
+        damaged = f"文件“{file_name}”已损坏或不完整，无法打开，请重新保存为 {fmt.save_as} 后上传。"
+        return [Finding("UNREADABLE_FILE", damaged)]
     if len(entries) > limits.max_zip_entries:
-        return [Finding("FILE_TOO_COMPLEX", f"文件“{file_name}”内部结构异常（部件过多），请另存为新的 .xlsx 后上传。")]
+        crowded = f"文件“{file_name}”内部结构异常（部件过多），请另存为新的 {fmt.save_as} 后上传。"
+        return [Finding("FILE_TOO_COMPLEX", crowded)]
     total = sum(entry.file_size for entry in entries)
     if total > limits.max_uncompressed_bytes:
         return [
@@ -72,6 +95,9 @@ def check_container(data: bytes, file_name: str, limits: Limits = Limits()) -> l
         ratio = entry.file_size / max(entry.compress_size, 1)
         if entry.file_size > RATIO_FLOOR_BYTES and ratio > limits.max_ratio:
             return [
-                Finding("FILE_TOO_COMPLEX", f"文件“{file_name}”压缩比异常，疑似非正常文件，请另存为新的 .xlsx 后上传。")
+                Finding(
+                    "FILE_TOO_COMPLEX",
+                    f"文件“{file_name}”压缩比异常，疑似非正常文件，请另存为新的 {fmt.save_as} 后上传。",
+                )
             ]
     return []

@@ -1,0 +1,113 @@
+"""The local stack for the benchmark: free ports, the environment set before chalicelib is imported
+(the models bind to the table when first imported, as in tests/conftest.py), and a DynamoDB counter."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.local.settings import PROJECT_DIR, LocalSettings
+
+# Operations that report ConsumedCapacity when asked (ReturnConsumedCapacity=TOTAL).
+CAPACITY_OPERATIONS = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchWriteItem", "BatchGetItem"}
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_settings() -> LocalSettings:
+    return LocalSettings(
+        aws_port=_free_port(),
+        api_port=_free_port(),
+        smtp_port=_free_port(),
+        outbox_dir=PROJECT_DIR / "test-artifacts" / f"bench-outbox-{os.getpid()}",
+        retry_delay_seconds=1,
+        verbose=False,
+    )
+
+
+def prepare_environment(settings: LocalSettings) -> None:
+    """Must run before anything imports chalicelib.models."""
+    os.environ.update(
+        AWS_ENDPOINT_URL=settings.aws_endpoint,
+        AWS_DEFAULT_REGION=settings.region,
+        AWS_REGION=settings.region,
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        TABLE_NAME=settings.template_parameters["TableName"],
+        BUCKET_NAME=settings.template_parameters["BucketName"],
+        SMTP_HOST=settings.host,
+        SMTP_PORT=str(settings.smtp_port),
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
+
+
+@dataclass
+class DynamoCount:
+    """DynamoDB operations seen, by name, and the capacity units the stack reported for them."""
+
+    operations: Counter[str] = field(default_factory=Counter)
+    capacity: float = 0.0
+    capacity_reported: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.operations.values())
+
+    def summary(self) -> str:
+        ops = ", ".join(f"{name} {n}" for name, n in sorted(self.operations.items()))
+        cap = f"; {self.capacity:g} CU" if self.capacity_reported else "; capacity not reported"
+        return f"{self.total} ({ops}){cap}"
+
+
+@contextmanager
+def dynamodb_calls(threads: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()) -> Iterator[DynamoCount]:
+    """Count every DynamoDB call (optionally only from the named threads), asking for consumed capacity.
+
+    A hook on botocore's one call path (``BaseClient._make_api_call``, as tests/test_office_api.py does):
+    PynamoDB makes its own botocore sessions per thread, so a per-session event handler would miss them.
+    """
+    import botocore.client
+
+    count = DynamoCount()
+    original = botocore.client.BaseClient._make_api_call
+    lock = threading.Lock()
+
+    def record(self: Any, operation: str, params: Any) -> Any:
+        name = threading.current_thread().name
+        if (
+            self.meta.service_model.service_name != "dynamodb"
+            or (threads is not None and name not in threads)
+            or name in exclude
+        ):
+            return original(self, operation, params)
+        if operation in CAPACITY_OPERATIONS and "ReturnConsumedCapacity" not in params:
+            params = {**params, "ReturnConsumedCapacity": "TOTAL"}
+        response = original(self, operation, params)
+        consumed = response.get("ConsumedCapacity")
+        units = 0.0
+        for item in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
+            units += float(item.get("CapacityUnits", 0))
+        with lock:
+            count.operations[operation] += 1
+            if consumed:
+                count.capacity += units
+                count.capacity_reported += 1
+        return response
+
+    botocore.client.BaseClient._make_api_call = record  # type: ignore[method-assign]
+    try:
+        yield count
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
