@@ -86,7 +86,7 @@ def _claim(notice: Notice, now: datetime, lease: timedelta) -> bool:
         raise
 
 
-def _stored_mail(notice: Notice, headers: dict[str, str]) -> OutgoingMail:
+def stored_mail(notice: Notice, headers: dict[str, str] | None = None) -> OutgoingMail:
     return OutgoingMail(
         to=tuple(notice.recipients),
         cc=tuple(notice.cc or ()),
@@ -94,7 +94,7 @@ def _stored_mail(notice: Notice, headers: dict[str, str]) -> OutgoingMail:
         text=notice.text,
         html=notice.html,
         message_id=notice.message_id,
-        headers=headers,
+        headers=headers or {},
     )
 
 
@@ -119,7 +119,7 @@ def send_once(
     if not _claim(notice, now, lease):
         return "in-flight"
     # Send what was recorded first, so a retry never sends a different text.
-    outgoing = _stored_mail(notice, {**mail.headers, "X-Notice-Key": f"{notice_key.pk}|{notice_key.key}"})
+    outgoing = stored_mail(notice, {**mail.headers, "X-Notice-Key": f"{notice_key.pk}|{notice_key.key}"})
     error: Exception | None = None
     for delay in (0.0, *retry_delays):
         if delay:

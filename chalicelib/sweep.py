@@ -32,7 +32,7 @@ from chalicelib.deadlines import Deadline, campaign_deadlines, period_label
 from chalicelib.deliveries import current_rows, deliveries_for, rows_as_dicts
 from chalicelib.mail import MailSender, OutgoingMail, mail_session
 from chalicelib.models import Delivery, Notice, Submission, submission_pk
-from chalicelib.notice_log import DEFAULT_LEASE, RETRY_DELAYS_SECONDS, NoticeKey, send_once
+from chalicelib.notice_log import DEFAULT_LEASE, RETRY_DELAYS_SECONDS, NoticeKey, send_once, stored_mail
 from chalicelib.notice_policy import (
     DeliveryState,
     NoticeDecision,
@@ -427,7 +427,55 @@ def run_sweep(
         lease=lease,
         retry_delays=retry_delays,
     )
+    if not dry_run:
+        done = {item.natural_key for item in report.items}
+        report.items += retry_unsent(campaign, sender, as_of=as_of, skip=done, lease=lease, retry_delays=retry_delays)
     return report
+
+
+RETRY_UNSENT_DAYS = 7
+
+
+def retry_unsent(
+    campaign: Campaign,
+    sender: MailSender,
+    *,
+    as_of: datetime,
+    skip: set[str] | frozenset[str] = frozenset(),
+    lease: timedelta = DEFAULT_LEASE,
+    retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+    days: int = RETRY_UNSENT_DAYS,
+) -> list[SweepItem]:
+    """Notices of the last ``days`` that could not go out (the relay down that morning, a run that died
+    mid-send) are sent now, once, with the text recorded then. Natural keys carry their day, so without
+    this a notice that failed would only ever be retried by a rerun on the same day. One Query per
+    deadline of the campaign."""
+    since = as_of - timedelta(days=days)
+    unsent = Notice.status.is_in("pending", "failed", "sending") & (Notice.created_at >= since)
+    items = []
+    for deadline in campaign_deadlines(campaign):
+        scope = NoticeKey(campaign.id, deadline.id, "")
+        for notice in Notice.query(scope.pk, filter_condition=unsent):
+            if notice.sk in skip:
+                continue
+            key = NoticeKey(campaign.id, deadline.id, notice.sk)
+            outcome = send_once(
+                key, notice.kind, stored_mail(notice), sender, now=as_of, lease=lease, retry_delays=retry_delays
+            )
+            unit = notice.sk.split("|")[1] if notice.sk.count("|") >= 3 else None
+            items.append(
+                SweepItem(
+                    natural_key=notice.sk,
+                    kind=notice.kind,
+                    deadline_id=deadline.id,
+                    unit_code=None if unit in (None, "office") else unit,
+                    to=tuple(notice.recipients),
+                    cc=tuple(notice.cc or ()),
+                    subject=notice.subject,
+                    outcome=outcome,
+                )
+            )
+    return items
 
 
 def sweep_workers(notices: int) -> int:

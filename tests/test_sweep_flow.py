@@ -576,3 +576,24 @@ def test_a_package_is_complete_when_its_last_part_is_accepted_and_rejections_nam
     assert delivery_outcome(deadline, then, deadline.due_at) == "incomplete"
     # Nothing accepted and nothing rejected: no state at all (the policy reads that as "missing").
     assert delivery_state(campaign, deadline, "140981", {}, {}, as_of) is None
+
+
+def test_a_notice_that_failed_one_morning_goes_out_the_next_morning_once(system: Any) -> None:
+    from chalicelib.mail import TransientMailError
+    from chalicelib.models import Notice
+
+    day, deadline = "2023-07-17", "progress/2023-07"  # a reminder morning (due 07-20); 07-18 owes nothing new
+    flaky = _key(deadline, "140928", "reminder", day)
+    first = _sweep(day, FailFor(_smtp(), "liaison.140928@example.cn", TransientMailError))
+    assert {i.natural_key: i.outcome for i in first.items}[flaky] == "failed"
+    assert _mails(deadline, flaky) == []
+
+    # The relay is back; the next morning's run has its own decisions and also sends yesterday's failure.
+    second = _sweep("2023-07-18")
+    assert [(i.natural_key, i.outcome) for i in second.items if i.natural_key == flaky] == [(flaky, "sent")]
+    assert len(_mails(deadline, flaky)) == 1
+    notice = Notice.get(f"C#{CAMPAIGN}#N#{deadline}", flaky, consistent_read=True)
+    assert notice.status == "sent"
+    third = _sweep("2023-07-18", minutes=10)
+    assert flaky not in {i.natural_key for i in third.items}  # sent: no longer looked at
+    assert len(_mails(deadline, flaky)) == 1
