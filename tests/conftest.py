@@ -41,18 +41,7 @@ LOCAL = LocalSettings(
     retry_delay_seconds=1,
 )
 
-_ENV = {
-    "AWS_ENDPOINT_URL": LOCAL.aws_endpoint,
-    "AWS_DEFAULT_REGION": LOCAL.region,
-    "AWS_REGION": LOCAL.region,
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
-    "TABLE_NAME": LOCAL.template_parameters["TableName"],
-    "BUCKET_NAME": LOCAL.template_parameters["BucketName"],
-    "SMTP_HOST": LOCAL.host,
-    "SMTP_PORT": str(LOCAL.smtp_port),
-}
-os.environ.update(_ENV)
+os.environ.update(LOCAL.process_environment())
 
 
 @pytest.fixture(scope="session")

@@ -37,17 +37,7 @@ def main() -> int:
         verbose=False,
     )
     # As tests/conftest.py does: the environment first, so the app binds to this stack's table.
-    os.environ.update(
-        AWS_ENDPOINT_URL=local.aws_endpoint,
-        AWS_DEFAULT_REGION=local.region,
-        AWS_REGION=local.region,
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        TABLE_NAME=local.template_parameters["TableName"],
-        BUCKET_NAME=local.template_parameters["BucketName"],
-        SMTP_HOST=local.host,
-        SMTP_PORT=str(local.smtp_port),
-    )
+    os.environ.update(local.process_environment())
     from infra.local.system import LocalSystem
 
     examples = os.environ.get("FUZZ_MAX_EXAMPLES", "40")

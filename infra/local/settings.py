@@ -39,6 +39,21 @@ class LocalSettings:
             retry_delay_seconds=int(env.get("LOCAL_RETRY_DELAY_SECONDS", cls.retry_delay_seconds)),
         )
 
+    def process_environment(self) -> dict[str, str]:
+        """What a process running the app in-process against this stack needs in its environment,
+        set before anything imports ``chalicelib.models`` (the models bind to the table then)."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "TABLE_NAME": self.template_parameters["TableName"],
+            "BUCKET_NAME": self.template_parameters["BucketName"],
+            "SMTP_HOST": self.host,
+            "SMTP_PORT": str(self.smtp_port),
+        }
+
     @property
     def aws_endpoint(self) -> str:
         return f"http://{self.host}:{self.aws_port}"

@@ -54,14 +54,9 @@ class LocalSystem:
         plus what only the running stack knows (endpoint, ports, resource names)."""
         assert self.outputs is not None
         env = {key: os.environ.get(key, value) for key, value in stage_env.items()}
-        s = self.settings
         env.update(
-            AWS_ENDPOINT_URL=s.aws_endpoint,
-            AWS_DEFAULT_REGION=s.region,
-            AWS_REGION=s.region,
-            SMTP_HOST=s.host,
-            SMTP_PORT=str(s.smtp_port),
-            PUBLIC_BASE_URL=s.api_url,
+            self.settings.process_environment(),
+            PUBLIC_BASE_URL=self.settings.api_url,
             BUCKET_NAME=self.outputs.bucket,
             TABLE_NAME=self.outputs.table,
         )

@@ -39,18 +39,7 @@ def local_settings() -> LocalSettings:
 
 def prepare_environment(settings: LocalSettings) -> None:
     """Must run before anything imports chalicelib.models."""
-    os.environ.update(
-        AWS_ENDPOINT_URL=settings.aws_endpoint,
-        AWS_DEFAULT_REGION=settings.region,
-        AWS_REGION=settings.region,
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        TABLE_NAME=settings.template_parameters["TableName"],
-        BUCKET_NAME=settings.template_parameters["BucketName"],
-        SMTP_HOST=settings.host,
-        SMTP_PORT=str(settings.smtp_port),
-        POWERTOOLS_LOG_LEVEL="WARNING",
-    )
+    os.environ.update(settings.process_environment(), POWERTOOLS_LOG_LEVEL="WARNING")
 
 
 @dataclass
