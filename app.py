@@ -174,18 +174,22 @@ def openapi() -> dict[str, Any]:
 @app.on_sqs_message(queue=os.environ.get("UPLOAD_QUEUE_NAME", DEFAULT_UPLOAD_QUEUE_NAME), batch_size=1)
 def handle_upload(event: SQSEvent) -> None:
     """One S3 notification per message (batch size 1: a failure retries only itself)."""
+    from chalicelib import metrics
     from chalicelib.intake import ingest
     from chalicelib.s3_events import object_refs
 
     context = _intake_context()
-    for record in event:
-        raw = record.to_dict()
-        logger.clear_state()  # keys of the previous invocation must not label this one
-        # Which delivery this is: intake gives up on an object that keeps crashing after a few (see intake.py).
-        attempt = int((raw.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
-        logger.append_keys(message_id=raw.get("messageId"), attempt=attempt)
-        for ref in object_refs(record.body):
-            ingest(ref, context, attempt=attempt)
+    try:
+        for record in event:
+            raw = record.to_dict()
+            logger.clear_state()  # keys of the previous invocation must not label this one
+            # Which delivery this is: intake gives up on an object that keeps crashing after a few (intake.py).
+            attempt = int((raw.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+            logger.append_keys(message_id=raw.get("messageId"), attempt=attempt)
+            for ref in object_refs(record.body):
+                ingest(ref, context, attempt=attempt)
+    finally:
+        metrics.flush()  # also for a failed invocation: what was counted before the failure
 
 
 # 01:00 UTC is 09:00 Asia/Shanghai (no daylight saving): the county clerks read the day's reminders when
@@ -194,6 +198,7 @@ def handle_upload(event: SQSEvent) -> None:
 @app.schedule(Cron(0, 1, "*", "*", "?", "*"))
 def daily_sweep(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     """Reminders, overdue notices, escalations and digests of every campaign, for today."""
+    from chalicelib import metrics
     from chalicelib.mail import sender_from_settings
     from chalicelib.settings import current
     from chalicelib.sweep import link_hint, run_sweep
@@ -205,10 +210,12 @@ def daily_sweep(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     for campaign in _registry().campaigns.values():
         report = run_sweep(campaign, as_of, sender, upload_hint=link_hint(as_of))
         counts[campaign.id] = report.counts()
+        metrics.notices(counts[campaign.id])
         logger.info(
             "sweep done",
             extra={"campaign": campaign.id, "day": report.day.isoformat(), "counts": counts[campaign.id]},
         )
         for item in report.undeliverable:
             logger.warning("notice refused by the mail server", extra={"key": item.natural_key, "to": item.to})
+    metrics.flush()
     return counts

@@ -7,11 +7,13 @@ completes the work without doubling it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from aws_lambda_powertools import Logger
 
+from chalicelib import metrics
 from chalicelib.contacts import current_contacts
 from chalicelib.deliveries import record_delivery, write_rows
 from chalicelib.mail import MailSender
@@ -127,9 +129,11 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
     except UploadKeyError as exc:
         logger.warning("upload key rejected", extra={"code": exc.code})
         record_rejected_key(ref.bucket, ref.key, version_id, ref.event_time, exc.code, exc.message)
+        metrics.key_rejected()
         return IntakeOutcome("key-rejected", "rejected")
     logger.append_keys(unit=target.unit.code, deliverable=target.deliverable.id, period=target.period)
 
+    validation_ms = 0.0
     try:
         fetched = ctx.objects.fetch(ref.bucket, ref.key, ref.version_id, keep_up_to=ctx.max_upload_bytes)
     except Exception as exc:
@@ -139,7 +143,9 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         fetched = FetchedObject(size=ref.size, sha256="", etag=ref.etag, content_type=None, data=None)
         verdict = rejected(_poison(target, attempt))
     else:
+        started = time.perf_counter()
         verdict = _check(target, fetched.size, fetched.data, ctx.max_upload_bytes)
+        validation_ms = (time.perf_counter() - started) * 1000
     stored = StoredObject(
         bucket=ref.bucket,
         key=ref.key,
@@ -151,6 +157,8 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         received_at=ref.event_time,
     )
     submission, created = record_submission(target, stored, verdict)
+    if created:  # a redelivery is not a second upload
+        metrics.upload_checked(submission.status, validation_ms, object_key=ref.key, version_id=version_id)
 
     # On a redelivery the record decides: the first attempt may have crashed after writing it.
     if submission.status == "accepted" and verdict.status == "accepted":

@@ -123,3 +123,49 @@ def test_bucket_lets_the_county_page_post_uploads(system: Any) -> None:
     [rule] = system.client("s3").get_bucket_cors(Bucket=system.outputs.bucket)["CORSRules"]
     assert rule["AllowedMethods"] == ["POST"]
     assert rule["AllowedOrigins"] == ["http://127.0.0.1:8000"]
+
+
+def test_racing_conditional_claims_cannot_both_win(system: Any) -> None:
+    """As in DynamoDB, and as the exactly-once claims need: of 8 racing conditional updates of one item
+    (the notice log's "pending → sending" claim), exactly one succeeds. Without the local stack's lock
+    moto lets two win now and then (seen about once in 60 rounds)."""
+    import threading
+
+    from botocore.exceptions import ClientError
+
+    ddb = system.client("dynamodb")
+    doubled = 0
+    for round_number in range(40):
+        key = {"pk": {"S": f"RACE#{round_number}"}, "sk": {"S": "claim"}}
+        ddb.put_item(
+            TableName=system.outputs.table, Item={**key, "state": {"S": "pending"}, "text": {"S": "x" * 20000}}
+        )
+        wins: list[int] = []
+        start = threading.Barrier(8)
+
+        def claim(n: int, key: dict[str, Any] = key, wins: list[int] = wins, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                ddb.update_item(
+                    TableName=system.outputs.table,
+                    Key=key,
+                    UpdateExpression="SET #s = :sending",
+                    ConditionExpression="#s IN (:pending, :failed)",
+                    ExpressionAttributeNames={"#s": "state"},
+                    ExpressionAttributeValues={
+                        ":sending": {"S": "sending"},
+                        ":pending": {"S": "pending"},
+                        ":failed": {"S": "failed"},
+                    },
+                )
+                wins.append(n)
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        doubled += len(wins) != 1
+    assert doubled == 0

@@ -55,6 +55,30 @@ def patch_s3_event_fidelity() -> None:
     _patched = True
 
 
+_dynamodb_patched = False
+
+
+def patch_dynamodb_atomicity() -> None:
+    """DynamoDB applies each request, conditions included, atomically; moto's threaded server checks a
+    condition and writes the item without a lock, so two racing conditional writes can both "succeed".
+    The exactly-once claims (notice log, submissions, pointers) rely on that atomicity, so the local
+    stack serialises DynamoDB requests, as DynamoDB effectively does per item."""
+    global _dynamodb_patched
+    if _dynamodb_patched:
+        return
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    _dynamodb_patched = True
+
+
 class MotoStack:
     def __init__(self, host: str, port: int) -> None:
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
@@ -64,6 +88,7 @@ class MotoStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("moto").setLevel(logging.ERROR)  # "no CloudFormation support for …": applied by provision
         patch_s3_event_fidelity()
+        patch_dynamodb_atomicity()
         self._server.start()
 
     def stop(self) -> None:
