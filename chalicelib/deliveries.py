@@ -17,6 +17,7 @@ from chalicelib.models import (
     DeliveryRow,
     current_index_pk,
     delivery_sk,
+    is_condition_failure,
     rows_pk,
     submission_pk,
 )
@@ -69,16 +70,12 @@ def write_rows(target: UploadTarget, version_id: str, rows: Sequence[Mapping[str
     return len(rows)
 
 
-def _is_condition_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 def _update_if(item: Delivery, actions: list[Any], condition: Any) -> bool:
     try:
         item.update(actions=actions, condition=condition)
         return True
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             return False
         raise
 

@@ -39,6 +39,11 @@ class _TableMeta:
     read_timeout_seconds = 20
 
 
+def is_condition_failure(exc: Exception) -> bool:
+    """A conditional write that lost: the item was already there, or already moved on."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 def submission_pk(campaign_id: str, unit_code: str) -> str:
     return f"C#{campaign_id}#U#{unit_code}"
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.mail import MailSender, OutgoingMail, PermanentMailError, TransientMailError
-from chalicelib.models import Notice
+from chalicelib.models import Notice, is_condition_failure
 from chalicelib.timeutil import now_utc
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -41,10 +41,6 @@ class NoticeKey:
         return f"<{digest}@campaign-reporting.local>"
 
 
-def _is_condition_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 def _record(notice_key: NoticeKey, kind: str, mail: OutgoingMail, now: datetime) -> Notice:
     notice = Notice(
         notice_key.pk,
@@ -63,7 +59,7 @@ def _record(notice_key: NoticeKey, kind: str, mail: OutgoingMail, now: datetime)
         notice.save(condition=Notice.pk.does_not_exist())
         return notice
     except PutError as exc:
-        if not _is_condition_failure(exc):
+        if not is_condition_failure(exc):
             raise
         return Notice.get(notice_key.pk, notice_key.key, consistent_read=True)
 
@@ -81,7 +77,7 @@ def _claim(notice: Notice, now: datetime, lease: timedelta) -> bool:
         )
         return True
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if is_condition_failure(exc):
             return False
         raise
 

@@ -13,6 +13,7 @@ from chalicelib.models import (
     Submission,
     deadline_pk,
     feed_pk,
+    is_condition_failure,
     submission_pk,
 )
 from chalicelib.receipts import Finding as FindingValue
@@ -79,7 +80,7 @@ def record_submission(target: UploadTarget, stored: StoredObject, verdict: Verdi
         item.save(condition=Submission.pk.does_not_exist())
         return item, True
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not is_condition_failure(exc):
             raise
         return Submission.get(item.pk, item.sk, consistent_read=True), False
 
