@@ -80,7 +80,13 @@ class _Source:
             return f"({TYPE_TESTS['number'].format(x=x)} and {x} == {expected!r})"
         raise Unsupported("const of a container")
 
-    def node(self, schema: Any, x: str) -> str:
+    def node(self, schema: Any, x: str, known: str | None = None) -> str:
+        """The expression of ``schema`` for the value ``x``; ``known`` is a JSON type ``x`` is already known to have.
+
+        The parts are joined with ``and``, the type test first: once it passed, the keywords' own
+        "does this keyword apply to this type" tests are left out, here and in the subschemas that look
+        at the same value (allOf, if/then/else, ...). A property is fetched once, into a name of its own.
+        """
         if schema is True or schema == {}:
             return "True"
         if schema is False:
@@ -88,76 +94,97 @@ class _Source:
         if not isinstance(schema, dict):
             raise Unsupported(repr(schema))
         parts: list[str] = []
-        is_str, is_num, is_obj = (f"isinstance({x}, str)", TYPE_TESTS["number"].format(x=x), f"isinstance({x}, dict)")
+        declared = schema.get("type")
+        if isinstance(declared, str):
+            known = declared
+        if "type" in schema:
+            names = [declared] if isinstance(declared, str) else list(declared)
+            if any(n not in TYPE_TESTS for n in names):
+                raise Unsupported(f"type {declared!r}")
+            parts.append("(" + " or ".join(TYPE_TESTS[n].format(x=x) for n in names) + ")")
+
+        def unless(kind: str, test: str) -> str:
+            # "x is not of the keyword's type, or ...": nothing when x's type is known to be that type.
+            if known == kind or (kind == "number" and known == "integer"):
+                return ""
+            return f"not {test} or "
+
+        not_str = unless("string", f"isinstance({x}, str)")
+        not_num = unless("number", TYPE_TESTS["number"].format(x=x))
+        not_obj = unless("object", f"isinstance({x}, dict)")
+        not_list = unless("array", f"isinstance({x}, list)")
         for keyword, value in schema.items():
-            if keyword in ANNOTATIONS or keyword.startswith("x-") or keyword in ("then", "else", "$defs"):
+            if keyword in ANNOTATIONS or keyword.startswith("x-") or keyword in ("type", "then", "else", "$defs"):
                 continue
             if keyword == "$ref":
                 parts.append(f"{self.ref(value)}({x})")
             elif keyword == "items":
                 item = self.node(value, "_i")
-                parts.append(f"(not isinstance({x}, list) or all({item} for _i in {x}))")
+                parts.append(f"({not_list}all({item} for _i in {x}))")
             elif keyword == "minItems":
-                parts.append(f"(not isinstance({x}, list) or len({x}) >= {int(value)})")
+                parts.append(f"({not_list}len({x}) >= {int(value)})")
             elif keyword == "maxItems":
-                parts.append(f"(not isinstance({x}, list) or len({x}) <= {int(value)})")
+                parts.append(f"({not_list}len({x}) <= {int(value)})")
             elif keyword == "uniqueItems":
                 if value:
-                    parts.append(f"(not isinstance({x}, list) or _unique({x}))")
+                    parts.append(f"({not_list}_unique({x}))")
                     self.namespace["_unique"] = _unique
                 continue
-            elif keyword == "type":
-                names = [value] if isinstance(value, str) else list(value)
-                if any(n not in TYPE_TESTS for n in names):
-                    raise Unsupported(f"type {value!r}")
-                parts.append("(" + " or ".join(TYPE_TESTS[n].format(x=x) for n in names) + ")")
             elif keyword == "required":
                 if value:
-                    needed = " and ".join(f"{self.bind(n)} in {x}" for n in value)
-                    parts.append(f"(not {is_obj} or ({needed}))")
+                    parts.append(f"({not_obj}{x}.keys() >= {self.bind(frozenset(value))})")
             elif keyword == "properties":
+                self.namespace["_MISSING"] = _MISSING
                 for name, sub in value.items():
-                    key = self.bind(name)
-                    parts.append(f"(not {is_obj} or {key} not in {x} or {self.node(sub, f'{x}[{key}]')})")
+                    held = f"_p{len(self.namespace)}"
+                    self.namespace[held] = None  # reserves the name
+                    check = self.node(sub, held)
+                    parts.append(f"({not_obj}({held} := {x}.get({self.bind(name)}, _MISSING)) is _MISSING or {check})")
             elif keyword == "additionalProperties":
                 if "patternProperties" in schema:
                     raise Unsupported("patternProperties")
-                known = self.bind(frozenset(schema.get("properties", {})))
-                if value is not True:
+                known_names = self.bind(frozenset(schema.get("properties", {})))
+                if value is False:
+                    parts.append(f"({not_obj}{known_names}.issuperset({x}))")
+                elif value is not True:
                     extra = self.node(value, "_e")
-                    others = f"({x}[_n] for _n in {x} if _n not in {known})"
-                    parts.append(f"(not {is_obj} or all({extra} for _e in {others}))")
+                    others = f"({x}[_n] for _n in {x} if _n not in {known_names})"
+                    parts.append(f"({not_obj}all({extra} for _e in {others}))")
             elif keyword == "minLength":
-                parts.append(f"(not {is_str} or len({x}) >= {int(value)})")
+                parts.append(f"({not_str}len({x}) >= {int(value)})")
             elif keyword == "maxLength":
-                parts.append(f"(not {is_str} or len({x}) <= {int(value)})")
+                parts.append(f"({not_str}len({x}) <= {int(value)})")
             elif keyword == "pattern":
                 # jsonschema applies patterns with re.search, as ECMA-262 does: the same call here.
                 search = self.bind(re.compile(value).search)
-                parts.append(f"(not {is_str} or {search}({x}) is not None)")
+                parts.append(f"({not_str}{search}({x}) is not None)")
             elif keyword == "minimum":
-                parts.append(f"(not {is_num} or {x} >= {value!r})")
+                parts.append(f"({not_num}{x} >= {value!r})")
             elif keyword == "maximum":
-                parts.append(f"(not {is_num} or {x} <= {value!r})")
+                parts.append(f"({not_num}{x} <= {value!r})")
             elif keyword == "const":
                 parts.append(self.const(x, value))
             elif keyword == "enum":
                 parts.append("(" + " or ".join(self.const(x, option) for option in value) + ")")
             elif keyword == "allOf":
-                parts.append("(" + " and ".join(self.node(sub, x) for sub in value) + ")")
+                parts.append("(" + " and ".join(self.node(sub, x, known) for sub in value) + ")")
             elif keyword == "anyOf":
-                parts.append("(" + " or ".join(self.node(sub, x) for sub in value) + ")")
+                parts.append("(" + " or ".join(self.node(sub, x, known) for sub in value) + ")")
             elif keyword == "oneOf":
-                parts.append("([" + ", ".join(f"bool({self.node(sub, x)})" for sub in value) + "].count(True) == 1)")
+                options = ", ".join(f"bool({self.node(sub, x, known)})" for sub in value)
+                parts.append(f"([{options}].count(True) == 1)")
             elif keyword == "not":
-                parts.append(f"(not {self.node(value, x)})")
+                parts.append(f"(not {self.node(value, x, known)})")
             elif keyword == "if":
-                then = self.node(schema.get("then", True), x)
-                otherwise = self.node(schema.get("else", True), x)
-                parts.append(f"(({then}) if ({self.node(value, x)}) else ({otherwise}))")
+                then = self.node(schema.get("then", True), x, known)
+                otherwise = self.node(schema.get("else", True), x, known)
+                parts.append(f"(({then}) if ({self.node(value, x, known)}) else ({otherwise}))")
             else:
                 raise Unsupported(keyword)
         return "(" + " and ".join(parts) + ")" if parts else "True"
+
+
+_MISSING = object()  # a property the instance does not have (None is a value)
 
 
 def _unique(items: list[Any]) -> bool:
@@ -182,7 +209,11 @@ def compile_schema(schema: Any) -> Check | None:
     return check
 
 
+COMPILED: list[str] = []  # the schemas this process compiled, in order: what a cold start paid for
+
+
 @cache
 def fast_check(name: str) -> Check | None:
     """The compiled check of ``schemas/<name>.schema.json`` (once per process), or None."""
+    COMPILED.append(name)
     return compile_schema(load_schema(name))

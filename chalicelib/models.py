@@ -23,8 +23,11 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+
+from chalicelib.aws import build_pynamodb_client
 
 
 class _TableMeta:
@@ -37,6 +40,20 @@ class _TableMeta:
     base_backoff_ms = 100
     connect_timeout_seconds = 5
     read_timeout_seconds = 20
+
+
+class _TableModel(Model):
+    """A model of the campaign table whose DynamoDB client comes from the process's one botocore session.
+
+    PynamoDB gives each model class a session of its own, and each session loads botocore's endpoint and
+    service data again: four times on an upload's first call (see chalicelib.aws).
+    """
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        build_pynamodb_client(table.connection)  # once; afterwards an attribute check
+        return table
 
 
 def is_condition_failure(exc: Exception) -> bool:
@@ -89,7 +106,7 @@ class Finding(MapAttribute):
     section = UnicodeAttribute(null=True)
 
 
-class Submission(Model):
+class Submission(_TableModel):
     """One uploaded object version; never overwritten by a later upload."""
 
     class Meta(_TableMeta):
@@ -128,7 +145,7 @@ class Submission(Model):
     updated_at = UTCDateTimeAttribute()
 
 
-class RejectedUpload(Model):
+class RejectedUpload(_TableModel):
     """An object whose key names no known campaign, unit, deliverable or period."""
 
     class Meta(_TableMeta):
@@ -144,7 +161,7 @@ class RejectedUpload(Model):
     message = UnicodeAttribute()
 
 
-class Notice(Model):
+class Notice(_TableModel):
     """The exactly-once log of outgoing email, keyed by the notice's natural key."""
 
     class Meta(_TableMeta):
@@ -190,7 +207,7 @@ class DeliveriesByDeadline(GlobalSecondaryIndex["Delivery"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
-class Delivery(Model):
+class Delivery(_TableModel):
     """A unit's state for one deliverable and period: the pointer to its current accepted version.
 
     ``current_*`` moves only forward (by ``current_order``) and only after that version's rows are
@@ -224,7 +241,7 @@ class Delivery(Model):
     latest_received_at = UTCDateTimeAttribute(null=True)
 
 
-class DeliveryRow(Model):
+class DeliveryRow(_TableModel):
     """One accepted row (issue, case, contact) of one version; rows of a version are never edited."""
 
     class Meta(_TableMeta):

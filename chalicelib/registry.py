@@ -162,8 +162,10 @@ def _contact(raw: dict[str, Any]) -> Contact:
     )
 
 
-def build_campaign(raw: dict[str, Any]) -> Campaign:
-    errors = schema_errors("campaign", raw)
+def build_campaign(raw: dict[str, Any], source: bytes | None = None) -> Campaign:
+    """The campaign of a parsed campaign file; ``source``, the file's bytes, lets a build-validated file skip
+    the schema check (``chalicelib.schemas.schema_errors``)."""
+    errors = schema_errors("campaign", raw, source)
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
         raise RegistryError(f"campaign {raw.get('id', '?')}: {where}: {errors[0].message}")
@@ -251,8 +253,8 @@ class Registry:
 def load_registry(directory: Path = CAMPAIGN_DIR) -> Registry:
     campaigns: dict[str, Campaign] = {}
     for path in sorted(directory.glob("*.json")):
-        with path.open(encoding="utf-8") as handle:
-            campaign = build_campaign(json.load(handle))
+        source = path.read_bytes()
+        campaign = build_campaign(json.loads(source), source)
         if campaign.id != path.stem:
             raise RegistryError(f"{path.name}: campaign id '{campaign.id}' must match the file name")
         campaigns[campaign.id] = campaign

@@ -87,6 +87,7 @@ def package(out_dir: Path = BUILD_DIR, stage: str = DEFAULT_STAGE, region: str |
         str(out_dir),
     ]
     subprocess.run(command, cwd=PROJECT_DIR, env=env, check=True)  # noqa: S603 (our own venv's chalice)
+    record_validated_data(out_dir / "deployment.zip")
     precompile(out_dir / "deployment.zip", lambda_runtime(out_dir / "sam.json"))
     return out_dir / "sam.json"
 
@@ -100,6 +101,39 @@ def lambda_runtime(template_path: Path) -> str:
     return runtimes.pop()
 
 
+# The data files the functions load and the schema each must satisfy (paths inside the zip).
+VALIDATED_DATA = {"chalicelib/campaigns/": "campaign", "chalicelib/templates/": "table-template"}
+
+
+class InvalidDataError(ValueError):
+    pass
+
+
+def record_validated_data(zip_path: Path) -> list[str]:
+    """Validate every campaign and table template in the zip with jsonschema, fail the build on the first
+    invalid one, and write the digests of the valid ones to ``validated-data.json`` at the zip's root, where
+    ``chalicelib.schemas`` finds them: a cold start then skips validating what the build already did."""
+    from jsonschema import Draft202012Validator
+
+    from chalicelib.schemas import VALIDATED_PATH, digest
+
+    valid = []
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            name = next((n for prefix, n in VALIDATED_DATA.items() if info.filename.startswith(prefix)), None)
+            if name is None or not info.filename.endswith(".json"):
+                continue
+            schema, source = archive.read(f"schemas/{name}.schema.json"), archive.read(info)
+            error = next(Draft202012Validator(json.loads(schema)).iter_errors(json.loads(source)), None)
+            if error is not None:
+                where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+                raise InvalidDataError(f"{info.filename}: {where}: {error.message}")
+            valid.append(digest(schema, source))
+    with zipfile.ZipFile(zip_path, "a") as archive:
+        archive.writestr(VALIDATED_PATH.name, json.dumps({"valid": sorted(valid)}, indent=1))
+    return valid
+
+
 def precompile(zip_path: Path, runtime: str) -> int:
     """Add each module's .pyc to the zip; return how many. Chalice ships sources only, and /var/task is
     read-only, so without them every cold start compiles every module it imports (measured: about 2-3x the
@@ -109,6 +143,7 @@ def precompile(zip_path: Path, runtime: str) -> int:
     if here != runtime:
         print(f"not precompiling: this is {here}, the functions run {runtime}", file=sys.stderr)
         return 0
+    _drop_checked_bytecode(zip_path)
     added = 0
     with tempfile.TemporaryDirectory(prefix="precompile-") as tmp, zipfile.ZipFile(zip_path, "a") as archive:
         existing = set(archive.namelist())
@@ -140,6 +175,28 @@ def precompile(zip_path: Path, runtime: str) -> int:
             archive.writestr(entry, compiled.read_bytes())
             added += 1
     return added
+
+
+def _drop_checked_bytecode(zip_path: Path) -> int:
+    """Remove every .pyc that is not unchecked-hash; return how many. Chalice copies chalicelib/ as it is
+    on disk, __pycache__ included: timestamp .pyc from the working tree (any test run or import writes
+    them), which record the working tree's file times and so never match the unpacked sources. Python
+    ignores them and compiles every chalicelib module on every cold start; ``precompile``, which skips a
+    .pyc already in the zip, would never replace them."""
+    with zipfile.ZipFile(zip_path) as archive:
+        stale = {
+            info.filename
+            for info in archive.infolist()
+            if info.filename.endswith(".pyc") and int.from_bytes(archive.read(info)[4:8], "little") != 0b01
+        }
+    if stale:
+        rewritten = zip_path.with_name(zip_path.name + ".tmp")
+        with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(rewritten, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in source.infolist():
+                if info.filename not in stale:
+                    target.writestr(info, source.read(info))
+        rewritten.replace(zip_path)
+    return len(stale)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,13 +6,17 @@ calls), without downloading dependencies, then imports from the extracted zip al
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from chalice.deploy.packager import BaseLambdaDeploymentPackager
 from chalice.utils import OSUtils
+
+from infra.package import InvalidDataError, record_validated_data
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,3 +60,54 @@ def test_the_packaged_app_loads_its_schemas_and_registry_without_the_repository(
     schema_count, campaign_count, app_name = result.stdout.split()
     assert int(schema_count) == len(list((ROOT / "schemas").glob("*.schema.json")))
     assert (int(campaign_count), app_name) == (1, "campaign-reporting")
+
+
+def _loads_and_validates(task: Path) -> set[str]:
+    """Load the registry and every table template from ``task`` alone; the schemas compiled on the way."""
+    probe = (
+        "import chalicelib.fast_schema as f, chalicelib.registry as r, chalicelib.tables.templates as t;"
+        "r.load_registry(); [t.load_template(i) for i in t.template_ids()];"
+        "print(' '.join(sorted(n for n in ('campaign', 'table-template') if n in f.COMPILED)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=task,
+        env={"PYTHONPATH": str(task), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_data_validated_by_the_build_is_not_validated_again_at_cold_start(tmp_path: Path) -> None:
+    path = _app_zip(tmp_path)
+    digests = record_validated_data(path)
+    assert len(digests) == 1 + len(list((ROOT / "chalicelib" / "templates").glob("*.json")))
+    task = tmp_path / "task"
+    zipfile.ZipFile(path).extractall(task)
+    assert (task / "validated-data.json").is_file()
+    assert _loads_and_validates(task) == set()
+
+    # Different bytes (still valid) are not what the build checked: validated at load, as in a working tree.
+    campaign = task / "chalicelib" / "campaigns" / "xinzhou-2023.json"
+    campaign.write_text(campaign.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert _loads_and_validates(task) == {"campaign"}
+    (task / "validated-data.json").unlink()
+    assert _loads_and_validates(task) == {"campaign", "table-template"}
+
+
+def test_the_build_refuses_invalid_data(tmp_path: Path) -> None:
+    path = _app_zip(tmp_path)
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(broken, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "chalicelib/campaigns/xinzhou-2023.json":
+                raw = json.loads(data)
+                raw["units"][0]["contacts"][0]["email"] = 42
+                data = json.dumps(raw, ensure_ascii=False).encode()
+            target.writestr(info, data)
+    with pytest.raises(InvalidDataError, match=r"xinzhou-2023\.json: units/0/contacts/0/email"):
+        record_validated_data(broken)

@@ -7,6 +7,7 @@ timestamps, and only built by an interpreter of the functions' Python version.
 
 from __future__ import annotations
 
+import py_compile
 import subprocess
 import sys
 import zipfile
@@ -52,3 +53,21 @@ def test_another_python_version_gets_no_bytecode(tmp_path: Path) -> None:
     path = _zip(tmp_path)
     assert precompile(path, "python3.99") == 0
     assert not any(n.endswith(".pyc") for n in zipfile.ZipFile(path).namelist())
+
+
+def test_timestamp_pycs_chalice_copies_are_replaced(tmp_path: Path) -> None:
+    """Chalice copies chalicelib/__pycache__ from the working tree: timestamp pycs that never match the
+    unpacked sources' times, so Python would ignore them and compile on every cold start."""
+    path = _zip(tmp_path)
+    tag = sys.implementation.cache_tag
+    stale = tmp_path / "stale.pyc"
+    source = tmp_path / "helper.py"
+    source.write_text("def answer() -> int:\n    return 42\n")
+    py_compile.compile(str(source), cfile=str(stale), invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(f"lib/__pycache__/helper.{tag}.pyc", stale.read_bytes())
+    precompile(path, RUNTIME)
+    with zipfile.ZipFile(path) as archive:
+        pycs = [n for n in archive.namelist() if n == f"lib/__pycache__/helper.{tag}.pyc"]
+        assert len(pycs) == 1
+        assert int.from_bytes(archive.read(pycs[0])[4:8], "little") == 0b01  # unchecked hash, not the copy

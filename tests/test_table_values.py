@@ -193,3 +193,25 @@ def test_all_templates_load_and_are_schema_valid() -> None:
         template = load_template(template_id)
         assert template.id == template_id
         assert template.required_columns
+
+
+def test_nfkc_fast_path_equals_unicodedata() -> None:
+    """nfkc() swaps full-width forms before NFKC: the same answer as unicodedata for every character NFKC touches."""
+    import random
+    import unicodedata
+
+    from chalicelib.tables.values import display_text, nfkc
+
+    touched = [
+        c
+        for c in range(0x110000)
+        if not 0xD800 <= c < 0xE000
+        and (unicodedata.decomposition(chr(c)) or unicodedata.combining(chr(c)) or 0x3000 <= c <= 0x303F)
+    ]
+    others = random.Random(7).sample(range(0x20000), 5000)
+    for code in (*touched, *range(0xFF00, 0xFFF0), *others):
+        if 0xD800 <= code < 0xE000:
+            continue
+        char = chr(code)
+        for text in (char, f"Ａ{char}", f"{char}\u0301", f"e{char}１", f"整改，{char}；"):
+            assert nfkc(text) == unicodedata.normalize("NFKC", display_text(text)).strip(), hex(code)

@@ -10,6 +10,7 @@ of the column's label variants.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,14 +48,14 @@ def _cell(grid: Grid, r: int, c: int) -> Any:
     return grid.cells[r][c]
 
 
-def _match_at(grid: Grid, top: int, template: Template) -> HeaderMatch | None:
+def _match_at(grid: Grid, top: int, template: Template, key_of: Callable[[Any], str]) -> HeaderMatch | None:
     columns: dict[str, int] = {}
     labels: dict[str, str] = {}
     used_second_row = False
     width = max((len(grid.cells[r]) for r in range(top, min(top + 2, len(grid.cells)))), default=0)
     for c in range(width):
         for r in (top, top + 1):
-            key = label_key(_cell(grid, r, c))
+            key = key_of(_cell(grid, r, c))
             if not key:
                 continue
             column = next((col for col in template.columns if col.id not in columns and key in col.keys), None)
@@ -65,7 +66,7 @@ def _match_at(grid: Grid, top: int, template: Template) -> HeaderMatch | None:
                 break
     # The header starts at its first labelled row: a title or 填报单位 line above it is not part of it.
     if len(columns) < min(MIN_MATCHED_LABELS, len(template.columns)) or all(
-        grid.cells[top][c] is None or label_key(grid.cells[top][c]) not in template.column(f).keys
+        grid.cells[top][c] is None or key_of(grid.cells[top][c]) not in template.column(f).keys
         for f, c in columns.items()
         if c < len(grid.cells[top])
     ):
@@ -79,8 +80,17 @@ def _match_at(grid: Grid, top: int, template: Template) -> HeaderMatch | None:
 def find_header(grid: Grid, template: Template) -> HeaderMatch | None:
     """The best-matching header within the first rows; ties go to the upper row (the group row)."""
     best: HeaderMatch | None = None
+    keys: dict[Any, str] = {}
+
+    def cached_label_key(value: Any) -> str:
+        # Each row is read as the top and as the second header row, several times over: normalise a cell once.
+        key = value if type(value) is str else (type(value), value)
+        if key not in keys:
+            keys[key] = label_key(value)
+        return keys[key]
+
     for top in range(min(HEADER_SEARCH_ROWS, len(grid.cells))):
-        match = _match_at(grid, top, template)
+        match = _match_at(grid, top, template, cached_label_key)
         if match is not None and (best is None or match.score > best.score):
             best = match
     return best

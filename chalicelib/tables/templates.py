@@ -119,9 +119,9 @@ def load_template(template_id: str) -> Template:
     path = TEMPLATE_DIR / f"{template_id}.json"
     if not path.is_file():
         raise TemplateError(f"unknown template {template_id!r}; known: {', '.join(template_ids())}")
-    with path.open(encoding="utf-8") as handle:
-        data = json.load(handle)
-    problems = schema_errors("table-template", data)
+    source = path.read_bytes()
+    data = json.loads(source)
+    problems = schema_errors("table-template", data, source)
     if problems:
         where = "/".join(str(p) for p in problems[0].absolute_path)
         raise TemplateError(f"{path.name}: {where}: {problems[0].message}")

@@ -26,6 +26,12 @@ PHONE_RE = re.compile(rf"(?:{MOBILE}|{LANDLINE})")
 # A run in free text that is probably meant as a phone number: (0350)1234567, 0350-1234567, 138 1234 5678.
 _PHONE_CANDIDATE = re.compile(r"\(?0[0-9]{2,3}\)?[- ]?[0-9]{5,8}|\+?[0-9][0-9 -]{5,}[0-9]")
 
+_COUNTRY_CODE = re.compile(r"^\+?86[- ]?(?=1)")
+_AREA_CODE_IN_BRACKETS = re.compile(r"^\((0[0-9]{2,3})\)[- ]?")
+_DASHED_MOBILE = re.compile(r"1[0-9-]+")
+
+_WIDE_FORMS = {c: unicodedata.normalize("NFKD", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000)}  # ！..～ and U+3000
+
 _QUOTES = "\"'“”‘’「」『』〝〞〃"
 _SPACE = re.compile(r"\s+")
 _BRACKETED = re.compile(r"\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]")
@@ -45,11 +51,17 @@ def nfkc(value: Any) -> str:
     """The comparable form of a cell: NFKC, stripped; '' for empty."""
     if value is None:
         return ""
-    return unicodedata.normalize("NFKC", display_text(value)).strip()
+    # Chinese prose is full of full-width punctuation (，；（）), which sends CPython's NFKC down its slow
+    # path. Those characters are replaced by their compatibility decomposition first (as NFKC itself would:
+    # decomposition goes character by character), and what is then already NFKC is returned as is.
+    text = display_text(value).translate(_WIDE_FORMS)
+    return (text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)).strip()
 
 
 def display_text(value: Any) -> str:
     """A cell as text to store: dates ISO, whole numbers without '.0', line breaks kept, stripped."""
+    if type(value) is str and "\n" not in value and "\r" not in value:
+        return value.strip()  # one line of text: most cells
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -95,10 +107,12 @@ def is_phone(text: str) -> bool:
 def normalise_phone(value: Any) -> str:
     """+86 138-1234-5678 -> 13812345678; (0350)1234567 -> 0350-1234567. Invalid input stays recognisable."""
     text = nfkc(value)
-    text = re.sub(r"^\+?86[- ]?(?=1)", "", text)
-    text = re.sub(r"^\((0[0-9]{2,3})\)[- ]?", r"\1-", text)
+    if PHONE_RE.fullmatch(text):
+        return text  # already the stored form: nothing below would change it
+    text = _COUNTRY_CODE.sub("", text)
+    text = _AREA_CODE_IN_BRACKETS.sub(r"\1-", text)
     compact = text.replace(" ", "")
-    if re.fullmatch(r"1[0-9-]+", compact) and compact.count("-") <= 2:
+    if _DASHED_MOBILE.fullmatch(compact) and compact.count("-") <= 2:
         compact = compact.replace("-", "")
     return compact
 
@@ -106,7 +120,10 @@ def normalise_phone(value: Any) -> str:
 def extract_phone(value: Any) -> str | None:
     """The phone number inside '张三 13812345678', or None when the cell has no digit run."""
     match = _PHONE_CANDIDATE.search(nfkc(value))
-    return normalise_phone(match.group(0)) if match else None
+    if match is None:
+        return None
+    candidate = match.group(0)  # ASCII, already NFKC: a well-formed number is its own normal form
+    return candidate if PHONE_RE.fullmatch(candidate) else normalise_phone(candidate)
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:
