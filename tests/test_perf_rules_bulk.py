@@ -136,3 +136,35 @@ def test_distinct_cells_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(result.rows) == len(GOOD_ROWS) * 10
     distinct_units = {row[match.columns["owner_unit"]] for row in grid.cells[match.data_start :]}
     assert calls.count("owner_unit") == len(distinct_units) < len(result.rows)
+
+
+def test_validation_pauses_the_cyclic_collector_and_resumes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import chalicelib.tables as tables
+
+    data = issue_list_workbook("原平市", GOOD_ROWS * 50)  # enough allocation for the collector to run
+    collections: list[int] = []
+    during: list[int] = []
+    validate = tables._validate
+
+    def watched(*args: Any) -> Any:
+        before = len(collections)
+        try:
+            return validate(*args)
+        finally:
+            during.append(len(collections) - before)
+
+    monkeypatch.setattr(tables, "_validate", watched)
+    gc.callbacks.append(lambda phase, info: collections.append(info["generation"]) if phase == "start" else None)
+    try:
+        assert gc.isenabled()
+        assert tables.validate_table(data, "a.xlsx", "issue-list").accepted
+        assert during == [0]  # no collection while validating
+        assert gc.isenabled()
+        gc.disable()
+        tables.validate_table(data, "a.xlsx", "issue-list")
+        assert not gc.isenabled()  # paused by someone else: left paused
+    finally:
+        gc.enable()
+        gc.callbacks.pop()

@@ -93,6 +93,8 @@ def find_header(grid: Grid, template: Template) -> HeaderMatch | None:
         match = _match_at(grid, top, template, cached_label_key)
         if match is not None and (best is None or match.score > best.score):
             best = match
+            if best.score == len(template.columns):
+                break  # every column found: no lower row can score more, and ties go to the upper row
     return best
 
 

@@ -194,6 +194,8 @@ def _deadline(
 ) -> tuple[str, bool, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     if not text:
         return "", False, (), ()
+    if type(raw) is str:
+        raw = squash(raw)  # once: both readings below squash a text first, and squash(squash(x)) == squash(x)
     if long_term_marker(raw, template.long_term_markers):
         return text, True, (), ()
     when: date | None = parse_date(raw, year)
@@ -270,9 +272,15 @@ def _build_rows(
     """The rows ``kept`` (counted from grid row ``start``), built field by field: one ``dict(zip())`` a row."""
     keys = ["row", "sheet"]
     fields: list[Iterable[Any]] = [[grid.row_number(start + i) for i in kept], [grid.name] * len(kept)]
+    every = len(kept) == len(readings[0])  # no blank line in between: the usual list
     for column, column_readings in zip(template.columns, readings, strict=True):
-        keys += _field_ids(column)
-        fields += zip(*(column_readings[i].fields for i in kept), strict=True)
+        ids = _field_ids(column)
+        keys += ids
+        chosen = column_readings if every else [column_readings[i] for i in kept]
+        if len(ids) == 1:
+            fields.append([reading.fields[0] for reading in chosen])
+        else:
+            fields += zip(*[reading.fields for reading in chosen], strict=True)
     return [dict(zip(keys, values, strict=True)) for values in zip(*fields, strict=True)]
 
 
