@@ -11,7 +11,7 @@ service models (0.1-0.2 s each in a fresh process, measured from the deployment 
 PynamoDB opens a session per model class (four on an upload: submission, pointer, rows, notice) and
 boto3 one more for S3; sharing one takes about 0.5 s off an upload's first invocation. Clients stay
 separate (each model keeps its own client and connection pool, as PynamoDB configures it); only the
-session, and so its loaded data, is shared. (PynamoDB's requests now say Boto3 in their user agent.)
+session, and so its loaded data, is shared.
 """
 
 from __future__ import annotations
@@ -27,19 +27,18 @@ READ_TIMEOUT_SECONDS = 20  # well inside the upload handler's 60 s Lambda timeou
 # A botocore session is not safe for creating clients from several threads at once (the sweep's workers
 # may each be the first to touch a model); the clients it makes are. Every creation holds this lock.
 _LOCK = threading.Lock()
-_SESSIONS: dict[str, Any] = {}
+_SESSIONS: list[Any] = []
 
 
-def _sessions() -> tuple[Any, Any]:
-    """(botocore session, boto3 session over it), made once; call with ``_LOCK`` held."""
+def _session() -> Any:
+    """The process's botocore session, made once; call with ``_LOCK`` held. boto3 is not imported: its
+    clients are botocore's, and ``import boto3`` (s3transfer, multiprocessing managers) would add a third
+    to every cold start for nothing the functions use (upload_file and resources are not)."""
     if not _SESSIONS:
-        import boto3.session
         import botocore.session
 
-        core = botocore.session.get_session()
-        # Set up exactly as boto3's default session is (user agent, data path, handlers), over ``core``.
-        _SESSIONS.update(core=core, boto3=boto3.session.Session(botocore_session=core))
-    return _SESSIONS["core"], _SESSIONS["boto3"]
+        _SESSIONS.append(botocore.session.get_session())
+    return _SESSIONS[0]
 
 
 def client_config(**overrides: Any) -> Any:
@@ -55,10 +54,16 @@ def client_config(**overrides: Any) -> Any:
 
 
 def client(service: str, region: str, **overrides: Any) -> Any:
-    """A boto3 client with the retry policy; the endpoint comes from ``AWS_ENDPOINT_URL`` locally."""
+    """A client with the retry policy; the endpoint comes from ``AWS_ENDPOINT_URL`` locally."""
     config = client_config(**overrides)
     with _LOCK:
-        return _sessions()[1].client(service, region_name=region, config=config)
+        return _session().create_client(service, region_name=region, config=config)
+
+
+def default_client(service: str, region: str, config: Any = None) -> Any:
+    """A client with the SDK's own defaults (retries included), from the same session."""
+    with _LOCK:
+        return _session().create_client(service, region_name=region, config=config)
 
 
 def build_pynamodb_client(connection: Any) -> None:
@@ -76,5 +81,5 @@ def build_pynamodb_client(connection: Any) -> None:
         built = getattr(connection, "_client", True) is not None
         if built or not hasattr(connection, "_local") or getattr(connection, "_aws_access_key_id", None):
             return
-        connection._local.session = _sessions()[0]
+        connection._local.session = _session()
         connection.client  # noqa: B018 (the property builds and keeps the client)

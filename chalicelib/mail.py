@@ -221,9 +221,9 @@ def mail_session(sender: MailSender) -> AbstractContextManager[object]:
 
 def sender_from_settings(settings: Settings) -> MailSender:
     if settings.mail_transport == "ses":
-        import boto3
+        from chalicelib.aws import default_client
 
-        return SesSender(boto3.client("sesv2", region_name=settings.region), settings.mail_from)
+        return SesSender(default_client("sesv2", settings.region), settings.mail_from)
     return SmtpSender(
         settings.smtp_host,
         settings.smtp_port,

@@ -132,9 +132,10 @@ class UploadPresigner:
 
 
 def presigner_from_settings(settings: Any) -> UploadPresigner:
-    import boto3
     from botocore.config import Config
 
+    from chalicelib.aws import default_client
+
     # SigV4 is what China regions accept; the endpoint comes from AWS_ENDPOINT_URL locally, the SDK's default in AWS.
-    client = boto3.client("s3", region_name=settings.region, config=Config(signature_version="s3v4"))
+    client = default_client("s3", settings.region, Config(signature_version="s3v4"))
     return UploadPresigner(client, settings.bucket_name)

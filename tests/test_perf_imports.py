@@ -107,6 +107,7 @@ def test_an_xlsx_upload_loads_the_spreadsheet_reader_only(tmp_path: Path) -> Non
     )
     loaded = _imported_after(check)
     assert "python_calamine" in loaded
+    assert "boto3" not in loaded  # clients come from botocore itself (chalicelib.aws)
     assert not loaded & {*READERS, "jsonschema"} - {"python_calamine"}, loaded & {*READERS, "jsonschema"}
 
 

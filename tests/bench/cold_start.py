@@ -35,8 +35,8 @@ ENTRY_POINTS: dict[str, str] = {
         "default_registry()"
     ),
     "upload (app + intake + tables)": (
-        "import app, boto3\n"
-        "from chalicelib import intake, mail, objects, s3_events, settings, tables\n"
+        "import app\n"
+        "from chalicelib import aws, intake, mail, objects, s3_events, settings, tables\n"
         "from chalicelib.registry import default_registry\n"
         "default_registry()"
     ),
