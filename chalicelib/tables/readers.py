@@ -9,24 +9,33 @@ dates, text loses surrounding whitespace and Windows line ends. Merged ranges ar
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
-import posixpath
-import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
-from chalicelib.tables.hidden import collect_hidden, sheet_parts
+from chalicelib.tables.extent import SheetScan, SheetUnreadableError, scan_sheets, survey
+from chalicelib.tables.limits import MAX_COLUMNS, MAX_DATA_ROWS, MAX_SHEET_CELLS, MAX_SHEET_ROWS
 from chalicelib.tables.safety import OLE2_MAGIC, ZIP_MAGIC
 
-MAX_DATA_ROWS = 20_000
-MAX_SHEET_ROWS = MAX_DATA_ROWS + 200  # title, header and footer lines on top of the data
-MAX_COLUMNS = 100
+__all__ = [  # the caps and the scan are re-exported: callers know them as the reader's
+    "MAX_COLUMNS",
+    "MAX_DATA_ROWS",
+    "MAX_SHEET_CELLS",
+    "MAX_SHEET_ROWS",
+    "Grid",
+    "ReaderError",
+    "SheetScan",
+    "SheetUnreadableError",
+    "decode_text",
+    "normalise_cell",
+    "read_grids",
+    "scan_sheets",
+]
+
 SPREADSHEET_EXTENSIONS = ("xlsx", "xlsm", "xls", "et")
 EXTENSIONS = (*SPREADSHEET_EXTENSIONS, "csv", "json")
 
@@ -112,199 +121,6 @@ def read_grids(data: bytes, file_name: str) -> list[Grid]:
     )
 
 
-# calamine loads a sheet as one dense rectangle from A1 to the last non-empty cell: a 1.4 KB .xlsx with
-# values in A1 and XFD1048576 asks it for 512 GB and aborts the process (no exception to catch), and a
-# million real rows are all loaded before ``nrows`` cuts them. So every part calamine may read as a sheet
-# is scanned first, streamed, by byte patterns that only match cells beyond the caps (the regex engine
-# skips ordinary cells in C), and the scan stops at the first cell past the row cap. Cells written as
-# ``<c …/>`` carry formatting only; calamine skips them, and so does the scan. Hidden rows are looked for
-# in the same pass: decompressing a part is a good share of the scan's cost, so it is done once.
-MAX_SHEET_CELLS = MAX_SHEET_ROWS * MAX_COLUMNS
-# One pattern for both kinds of cell (two passes cost twice): from row 20000 on (groups 1-2), or columns
-# past CV, the 100th (groups 3-4). It starts with a literal, so the engine jumps from ``r="`` to ``r="``.
-_FAR_OR_WIDE = re.compile(
-    rb'r="(?:([A-Za-z]{1,3})(\d{6,}|[2-9]\d{4})|([A-Za-z]{3}|[D-Zd-z][A-Za-z]|[Cc][W-Zw-z])(\d{1,7}))"'
-)
-_ROW_TAG = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,7})"')
-_SCAN_CHUNK = 1024 * 1024
-_SCAN_OVERLAP = 1024
-_ROW_TAG_LOOKBACK = 64  # bytes before a chunk searched for its last row tag, as before
-_ROW_TAG_TRIES = 32  # row-like candidates tried from the end before falling back to a full findall
-# Which parts calamine opens as sheets: workbook.xml's <sheet r:id> -> workbook.xml.rels' Target, found
-# case-insensitively and with backslashes read as slashes, wherever it lies. Read liberally (either
-# quote, spaces around "=", any prefix), so a sheet part outside xl/worksheets/ is scanned too.
-_SHEET_TAG = re.compile(rb"""<(?:[\w.-]+:)?sheet[\s/>](?:[^>"']|"[^"]*"|'[^']*')*""")
-_ID = re.compile(rb"""\bid\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_RELATIONSHIP_TAG = re.compile(rb"""<(?:[\w.-]+:)?Relationship[\s/>](?:[^>"']|"[^"]*"|'[^']*')*""")
-_REL_ID = re.compile(rb"""\bId\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_TARGET = re.compile(rb"""\bTarget\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-
-
-def _column_number(letters: bytes) -> int:
-    number = 0
-    for letter in letters.upper():
-        number = number * 26 + letter - ord("A") + 1
-    return number
-
-
-def _holds_content(window: bytes, match: re.Match[bytes]) -> bool:
-    """The reference is a cell's (``<c`` or ``<x:c``) and the tag is not self-closing (formatting only)."""
-    start = window.rfind(b"<", 0, match.start())
-    name = window[start + 1 : match.start()].split(None, 1)[0] if start >= 0 else b""
-    end = window.find(b">", match.end())
-    return name.split(b":")[-1] == b"c" and end > 0 and window[end - 1 : end] != b"/"
-
-
-def _last_row_number(window: bytes, start: int) -> int | None:
-    """The number of the last ``_ROW_TAG`` match in ``window[start:]``, as ``findall(...)[-1]`` would give.
-
-    Searched from the end: only the last tag counts, and a findall over the whole chunk cost as much as
-    the rest of the scan (its pattern has no literal prefix, so it is tried at every ``<``). A tag can
-    only open at the ``<`` nearest before a ``row``; a later match position than findall's last one
-    lies inside that match and reads the same r="…". After a few misses (rows without r, or ``row`` in
-    text) it falls back to findall, so a crafted chunk costs no more than before.
-    """
-    end = len(window)
-    for _ in range(_ROW_TAG_TRIES):
-        at = window.rfind(b"row", start, end)
-        opening = window.rfind(b"<", start, at) if at > start else -1
-        if opening < 0:
-            return None
-        tag = _ROW_TAG.match(window, opening)
-        if tag:
-            return int(tag.group(1))
-        end = opening
-    tags = _ROW_TAG.findall(window, start)
-    return int(tags[-1]) if tags else None
-
-
-@dataclass(frozen=True)
-class SheetScan:
-    part: str
-    rows: int  # the last row seen (a row tag or a far cell), or where the scan stopped
-    columns: int  # the widest column seen beyond MAX_COLUMNS, else 0
-    stopped_early: bool
-
-
-def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, hidden: set[int] | None = None) -> SheetScan:
-    """The part's extent; with a ``hidden`` set, also adds its hidden rows to it (raises if that fails)."""
-    rows = columns = row_tags = 0
-    carried = 0  # bytes at the end of the last window not yet judged for hidden rows (an open tag)
-    carry = b""  # those bytes, when the next window's overlap does not hold them all
-    with archive.open(info) as part:
-        tail = b""
-        while chunk := part.read(_SCAN_CHUNK):
-            window = tail + chunk
-            for match in _FAR_OR_WIDE.finditer(window):
-                if not _holds_content(window, match):
-                    continue
-                far_letters, far_row, wide_letters, wide_row = match.groups()
-                if far_letters is not None:
-                    rows = max(rows, int(far_row))
-                    # A far cell can be wide too (XFD1048576); the column pattern caps rows at 7 digits.
-                    if len(far_row) <= 7 and _column_number(far_letters) > MAX_COLUMNS:
-                        columns = max(columns, _column_number(far_letters))
-                else:
-                    columns = max(columns, _column_number(wide_letters))
-                    rows = max(rows, int(wide_row))
-            last = _last_row_number(window, max(len(window) - len(chunk) - _ROW_TAG_LOOKBACK, 0))
-            if last is not None:
-                rows = max(rows, last)
-            # Rows without an r attribute are numbered by position: count the row tags too.
-            row_tags += chunk.count(b"<row") + chunk.count(b":row ")
-            rows = max(rows, row_tags)
-            if rows > MAX_SHEET_ROWS or rows * columns > MAX_SHEET_CELLS:
-                return SheetScan(info.filename, rows, columns, stopped_early=True)
-            if hidden is not None:
-                # The carried bytes are almost always in the overlap already: judge the window from there.
-                buffer, start = (window, len(tail) - carried) if carried <= len(tail) else (carry + chunk, 0)
-                judged = collect_hidden(buffer, hidden, start)
-                carried = len(buffer) - judged
-            tail = window[-_SCAN_OVERLAP:]
-            if hidden is not None and carried > len(tail):
-                carry = buffer[judged:]
-    return SheetScan(info.filename, rows, columns, stopped_early=False)
-
-
-def _first_value(match: re.Match[bytes]) -> bytes:
-    return match.group(1) if match.group(1) is not None else match.group(2)
-
-
-def _named(archive: zipfile.ZipFile, name: str) -> list[bytes]:
-    return [archive.read(i) for i in archive.infolist() if i.filename.replace("\\", "/").lower() == name]
-
-
-def _sheet_targets(archive: zipfile.ZipFile) -> set[str] | None:
-    """Lower-cased paths calamine may open as sheets; None when the workbook is not ASCII-compatible XML
-    (UTF-16 …), and then every part under xl/ is scanned."""
-    workbooks, relationships = _named(archive, "xl/workbook.xml"), _named(archive, "xl/_rels/workbook.xml.rels")
-    if any(b"\0" in text for text in (*workbooks, *relationships)):
-        return None
-    ids = {_first_value(m) for w in workbooks for tag in _SHEET_TAG.findall(w) for m in _ID.finditer(tag)}
-    paths: set[str] = set()
-    for tag in (tag for r in relationships for tag in _RELATIONSHIP_TAG.findall(r)):
-        if not any(_first_value(m) in ids for m in _REL_ID.finditer(tag)):
-            continue
-        for match in _TARGET.finditer(tag):
-            raw = _first_value(match).decode("utf-8", "replace")
-            for target in {raw, html.unescape(raw)}:  # calamine takes the value as written; a later one may not
-                # calamine's resolution, then the package's (what hidden.sheet_parts resolves).
-                paths.add(
-                    target[1:] if target.startswith("/xl/") else target if target.startswith("xl/") else f"xl/{target}"
-                )
-                paths.add(target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}"))
-    return {path.lower() for path in paths}
-
-
-def _is_sheet_part(name: str, targets: set[str] | None) -> bool:
-    name = name.replace("\\", "/").lower()
-    if targets is None:
-        return name.startswith("xl/")
-    return (name.startswith("xl/worksheets/") and name.endswith(".xml")) or name in targets
-
-
-@dataclass(frozen=True)
-class _Survey:
-    scans: list[SheetScan]
-    hidden: dict[str, frozenset[int]]  # sheet name -> hidden Excel rows, as hidden.hidden_rows gives
-
-
-def _survey(data: bytes, with_hidden: bool = True) -> _Survey:
-    """Every sheet part's extent (stopping at the first past the caps) and, in the same pass, hidden rows."""
-    scans: list[SheetScan] = []
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        try:
-            sheets = sheet_parts(archive) if with_hidden else []
-        except Exception:  # visibility is a nicety: never let it fail an upload
-            sheets, with_hidden = [], False
-        wanted = {part for _, part in sheets}
-        targets = _sheet_targets(archive)
-        hidden_by_part: dict[str, frozenset[int]] = {}
-        for info in archive.infolist():
-            if not (_is_sheet_part(info.filename, targets) or info.filename in wanted):
-                continue
-            if with_hidden and info.filename in wanted:
-                found: set[int] = set()
-                try:
-                    scans.append(_scan_part(archive, info, found))
-                    hidden_by_part[info.filename] = frozenset(found)
-                except Exception:
-                    # A hidden-row surprise clears visibility (as hidden_rows does); a zip error is the scan's.
-                    with_hidden = False
-                    scans.append(_scan_part(archive, info))
-            else:
-                scans.append(_scan_part(archive, info))
-            if scans[-1].stopped_early:
-                break
-    hidden = {name: hidden_by_part[part] for name, part in sheets if part in hidden_by_part} if with_hidden else {}
-    return _Survey(scans, hidden)
-
-
-def scan_sheets(data: bytes) -> list[SheetScan]:
-    """Each sheet part's extent as far as the caps care; streamed, stopping at the first part past them."""
-    return _survey(data, with_hidden=False).scans
-
-
 def _refuse_past_caps(scans: list[SheetScan], file_name: str) -> None:
     for scan in scans:
         if scan.rows > MAX_SHEET_ROWS:
@@ -332,9 +148,9 @@ def _read_spreadsheet(data: bytes, file_name: str, ext: str) -> list[Grid]:
         )
     hidden: dict[str, frozenset[int]] = {}
     if data.startswith(ZIP_MAGIC):
-        survey = _survey(data)
-        _refuse_past_caps(survey.scans, file_name)
-        hidden = survey.hidden
+        found = survey(data)
+        _refuse_past_caps(found.scans, file_name)
+        hidden = found.hidden
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     grids = []
     for meta in workbook.sheets_metadata:
