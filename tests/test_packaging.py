@@ -30,6 +30,20 @@ def _app_zip(tmp_path: Path) -> Path:
     return path
 
 
+def _run_in(task: Path, probe: str) -> str:
+    """Run ``probe`` with nothing importable but the extracted zip in ``task``; its output."""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=task,
+        env={"PYTHONPATH": str(task), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_the_package_carries_every_schema_from_the_single_source(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(_app_zip(tmp_path)).namelist())
     schemas = {f"schemas/{p.name}" for p in (ROOT / "schemas").glob("*.json")}
@@ -48,16 +62,7 @@ def test_the_packaged_app_loads_its_schemas_and_registry_without_the_repository(
         "[s.validator(n) for n in s.schema_names()];"
         "print(len(s.schema_names()), len(r.load_registry().campaigns), app.app.app_name)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=extracted,
-        env={"PYTHONPATH": str(extracted), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    schema_count, campaign_count, app_name = result.stdout.split()
+    schema_count, campaign_count, app_name = _run_in(extracted, probe).split()
     assert int(schema_count) == len(list((ROOT / "schemas").glob("*.schema.json")))
     assert (int(campaign_count), app_name) == (1, "campaign-reporting")
 
@@ -69,16 +74,7 @@ def _loads_and_validates(task: Path) -> set[str]:
         "r.load_registry(); [t.load_template(i) for i in t.template_ids()];"
         "print(' '.join(sorted(n for n in ('campaign', 'table-template') if n in f.COMPILED)))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=task,
-        env={"PYTHONPATH": str(task), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return set(result.stdout.split())
+    return set(_run_in(task, probe).split())
 
 
 def test_data_validated_by_the_build_is_not_validated_again_at_cold_start(tmp_path: Path) -> None:
