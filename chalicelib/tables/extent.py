@@ -52,15 +52,16 @@ _BEFORE_KEY = _SPACE + _QUOTES  # what calamine's attribute reader has just pass
 # 1. A cell tag is "<c" or "<prefix:c" followed by whitespace, "/" or ">" (quick-xml ends a tag name at
 #    whitespace and takes the local name after the first colon). If every such spot is followed by
 #    ' r="', every cell has an r, so calamine places none from its running row and column, and row tags
-#    (hole 4) and r-less cells (hole 3) cannot move anything.
+#    (an 8-digit row number, say) and cells without r cannot move anything.
 # 2. Every "r=" after whitespace or a quote is followed by a double-quoted reference within the caps, or by
 #    digits only (a row's r; as a cell's r, calamine refuses it).
 # 3. No "=" after whitespace belongs to a key "r" (such spots are rare and mostly text: judged in Python).
 # Whichever r calamine then takes for a cell (the first one, or a later duplicate), it is within the caps,
 # so every cell it keeps is. The patterns look at all bytes, text and comments included, so where the XML
-# reader would draw tag boundaries cannot matter (hole 2): a false alarm only costs the exact scan. Parts
-# with prefixed tags always raise one, as their end tags "</x:c>" match 1 (and telling those from a start
-# tag named, say, "a</b:c" takes the tokenizer); the exact scan reads their rows in runs, nearly as fast.
+# reader would draw tag boundaries (a ">" inside a quoted value) cannot matter: a false alarm only costs
+# the exact scan. Parts with prefixed tags always raise one, as their end tags "</x:c>" match 1 (and telling
+# those from a start tag named, say, "a</b:c" takes the tokenizer); the exact scan reads their rows in
+# runs, nearly as fast.
 _CELL_WITHOUT_LEADING_R = re.compile(rb'c(?! r=")(?<=[<:]c)(?=[ \t\r\n/>])')  # 1, for "<c" and ":c" in one pass
 _R_NOT_PLAIN = re.compile(rb'r=(?<=[ \t\n\x0c\r"\']r=)(?!"(?:' + _COLUMN_OK + _ROW_OK + rb'|[0-9]+)")')
 _SPACE_BEFORE_EQUALS = re.compile(rb"=(?<=[ \t\n\x0c\r]=)")
