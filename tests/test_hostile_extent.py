@@ -17,7 +17,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from openpyxl.styles import Border, PatternFill, Side
 
 from chalicelib.tables import extent, readers
 from chalicelib.tables.readers import MAX_COLUMNS, MAX_SHEET_CELLS, MAX_SHEET_ROWS, ReaderError, read_grids
+from tests.minimal_xlsx import MAIN, xlsx_package
 
 FUZZ = settings(
     max_examples=300,
@@ -40,8 +40,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 CJK = re.compile(r"[\u4e00-\u9fff]")
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 HEAD = f'<?xml version="1.0"?><worksheet xmlns="{MAIN}" xmlns:x="{MAIN}"><sheetData>'
 FOOT = "</sheetData></worksheet>"
 SHARED = f'<?xml version="1.0"?><sst xmlns="{MAIN}" count="1" uniqueCount="1"><si><t>共享</t></si></sst>'
@@ -52,36 +50,7 @@ def workbook(sheet_data: str | bytes, *, whole_part: bool = False) -> bytes:
     part = sheet_data if isinstance(sheet_data, bytes) else sheet_data.encode()
     if not whole_part:
         part = HEAD.encode() + part + FOOT.encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "[Content_Types].xml",
-            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>',
-        )
-        archive.writestr(
-            "_rels/.rels",
-            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{RELATIONSHIPS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        )
-        archive.writestr(
-            "xl/workbook.xml",
-            f'<?xml version="1.0"?><workbook xmlns="{MAIN}" xmlns:r="{RELATIONSHIPS}"><sheets>'
-            '<sheet name="清单" sheetId="1" r:id="rId1"/></sheets></workbook>',
-        )
-        archive.writestr(
-            "xl/_rels/workbook.xml.rels",
-            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{RELATIONSHIPS}/worksheet" Target="worksheets/sheet1.xml"/>'
-            f'<Relationship Id="rId2" Type="{RELATIONSHIPS}/sharedStrings" Target="sharedStrings.xml"/>'
-            "</Relationships>",
-        )
-        archive.writestr("xl/sharedStrings.xml", SHARED)
-        archive.writestr("xl/worksheets/sheet1.xml", part)
-    return buffer.getvalue()
+    return xlsx_package({"xl/worksheets/sheet1.xml": part}, names=["清单"], shared_strings=SHARED)
 
 
 class NeverLoaded:

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from chalicelib.tables import extent, readers
 from chalicelib.tables.hidden import hidden_rows
 from chalicelib.tables.readers import MAX_COLUMNS, MAX_SHEET_ROWS, ReaderError, read_grids
+from tests.minimal_xlsx import MAIN, xlsx_package
 
 FUZZ = settings(
     max_examples=150,
@@ -92,48 +93,13 @@ def reference_normalise(value: Any) -> Any:
 
 # --- workbooks ------------------------------------------------------------------------------------------
 
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 HEAD = f'<?xml version="1.0"?><worksheet xmlns="{MAIN}" xmlns:x="{MAIN}"><sheetData>'.encode()
 FOOT = b"</sheetData></worksheet>"
 
 
 def workbook(sheets: dict[str, bytes], targets: dict[str, str] | None = None) -> bytes:
     """Sheets by part name; ``targets`` overrides what workbook.xml.rels says for a part (default: relative)."""
-    targets = targets or {}
-    sheet_tags = "".join(f'<sheet name="表{n}" sheetId="{n}" r:id="rId{n}"/>' for n in range(1, len(sheets) + 1))
-    relationships = "".join(
-        f'<Relationship Id="rId{n}" Type="{RELATIONSHIPS}/worksheet" Target="{targets.get(part, part[3:])}"/>'
-        for n, part in enumerate(sheets, 1)
-    )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "[Content_Types].xml",
-            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>',
-        )
-        archive.writestr(
-            "_rels/.rels",
-            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{RELATIONSHIPS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        )
-        archive.writestr(
-            "xl/workbook.xml",
-            f'<?xml version="1.0"?><workbook xmlns="{MAIN}" xmlns:r="{RELATIONSHIPS}"><sheets>{sheet_tags}</sheets>'
-            "</workbook>",
-        )
-        archive.writestr(
-            "xl/_rels/workbook.xml.rels",
-            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f"{relationships}</Relationships>",
-        )
-        for part, xml in sheets.items():
-            archive.writestr(part, xml)
-    return buffer.getvalue()
+    return xlsx_package(sheets, targets=targets)
 
 
 def new_scan(part: bytes, chunk_size: int, monkeypatch: pytest.MonkeyPatch) -> tuple[str, bool, set[int]]:
