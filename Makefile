@@ -48,7 +48,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 test: lint lint-infra browser
-	$(BIN)/python -m pytest
+	REQUIRE_BROWSER=1 $(BIN)/python -m pytest  # `make test` installed chromium: its absence is a failure
 
 # Figures for docs/performance.md: validation speed, cold start, table cost, end to end (minutes; not a test).
 bench: $(STAMP)

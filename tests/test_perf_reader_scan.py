@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.tables import extent, readers
-from chalicelib.tables.hidden import hidden_rows
 from chalicelib.tables.readers import MAX_COLUMNS, MAX_SHEET_ROWS, ReaderError, read_grids
 from tests.minimal_xlsx import MAIN, xlsx_package
 
@@ -165,7 +164,7 @@ def test_the_bench_workbook_scans_reads_and_hides_as_before() -> None:
     assert len(part) > extent._SCAN_CHUNK  # two chunks at least
     [scan] = extent.scan_sheets(data)
     assert not scan.exact and not scan.stopped_early  # the fast scan proves it, in every window
-    assert extent.survey(data).hidden == reference_hidden_rows(data) == hidden_rows(data)
+    assert extent.survey(data).hidden == reference_hidden_rows(data)
 
     import python_calamine
 
@@ -225,7 +224,7 @@ def test_hidden_rows_in_a_multi_megabyte_part_with_tags_at_both_boundaries() -> 
     data = workbook({"xl/worksheets/sheet1.xml": part})
     expected = reference_hidden_rows(data)
     assert expected["表1"] == hide
-    assert extent.survey(data).hidden == expected == hidden_rows(data)
+    assert extent.survey(data).hidden == expected
 
 
 # --- namespaced tags, rows without r, far and wide cells, formatting-only cells ---------------------------
@@ -294,7 +293,7 @@ def test_each_shape_scans_as_the_exact_scan_reads_it(
 
 def test_a_row_number_calamine_cannot_read_makes_the_file_unreadable() -> None:
     data = workbook({"xl/worksheets/sheet1.xml": HEAD + b'<row r="\xc2\xb2" hidden="1"/>' + _row(2) + FOOT})
-    assert reference_hidden_rows(data) == {} == hidden_rows(data)
+    assert reference_hidden_rows(data) == {}
     with pytest.raises(extent.SheetUnreadableError):
         extent.scan_sheets(data)
     with pytest.raises(ReaderError) as refused:

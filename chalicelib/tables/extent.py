@@ -631,7 +631,7 @@ def _is_sheet_part(name: str, targets: set[str] | None) -> bool:
 @dataclass(frozen=True)
 class _Survey:
     scans: list[SheetScan]
-    hidden: dict[str, frozenset[int]]  # sheet name -> hidden Excel rows, as hidden.hidden_rows gives
+    hidden: dict[str, frozenset[int]]  # sheet name -> Excel rows marked hidden
 
 
 def survey(data: bytes, with_hidden: bool = True) -> _Survey:
@@ -652,7 +652,7 @@ def survey(data: bytes, with_hidden: bool = True) -> _Survey:
             collector = _HiddenRows(set()) if with_hidden and info.filename in wanted else None
             scans.append(_scan_part(archive, info, collector, budget))
             if collector is not None:
-                # A hidden-row surprise clears visibility for the whole file (as hidden_rows does).
+                # A hidden-row surprise clears visibility for the whole file: it is a nicety, never a failure.
                 with_hidden = with_hidden and not collector.failed
                 hidden_by_part[info.filename] = frozenset(collector.found)
             if scans[-1].stopped_early:

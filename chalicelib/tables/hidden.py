@@ -4,14 +4,13 @@ A hidden row is still data (the office sees it when it opens the file), so it is
 unit is told it was hidden, because a hidden problem in a rectification ledger is worth a look.
 Read with byte patterns over the zip parts, not an XML parser: only ``<row>`` start tags and the
 sheet-name -> part mapping are needed, and the parts' sizes were already checked by ``safety``.
-``readers`` looks for hidden rows in the same streamed pass that measures each sheet's extent
-(``collect_hidden``), so a part is decompressed once; ``hidden_rows`` is the same answer on its own.
+``extent`` looks for hidden rows (``collect_hidden``) in the same streamed pass that measures each
+sheet's extent, so a part is decompressed once.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import posixpath
 import re
 import zipfile
@@ -72,17 +71,3 @@ def collect_hidden(buffer: bytes, found: set[int], start: int = 0) -> int:
             found.add(int(attrs["r"]))
         at = buffer.find(_HIDDEN, tag.end())  # one look per tag, however many hidden= it repeats
     return max(buffer.rfind(b">", start) + 1, start, len(buffer) - _MAX_CARRY)
-
-
-def hidden_rows(data: bytes) -> dict[str, frozenset[int]]:
-    """Sheet name -> Excel row numbers marked hidden; {} for anything that is not a readable .xlsx."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            found: dict[str, frozenset[int]] = {}
-            for name, part in sheet_parts(archive):
-                rows: set[int] = set()
-                collect_hidden(archive.read(part), rows)
-                found[name] = frozenset(rows)
-            return found
-    except Exception:  # visibility is a nicety: never let it fail an upload
-        return {}

@@ -137,10 +137,6 @@ def _refuse_past_caps(scans: list[SheetScan], file_name: str) -> None:
             )
 
 
-def _check_extents(data: bytes, file_name: str) -> None:
-    _refuse_past_caps(scan_sheets(data), file_name)
-
-
 def _read_spreadsheet(data: bytes, file_name: str, ext: str) -> list[Grid]:
     if not (data.startswith(ZIP_MAGIC) or data.startswith(OLE2_MAGIC)):
         raise ReaderError(
