@@ -11,8 +11,8 @@ from aws_lambda_powertools import Logger
 from chalice import AuthResponse, BadRequestError, Chalice, Cron, NotFoundError, Response
 from chalice.app import AuthRequest, CloudWatchEvent, SQSEvent
 
-from chalicelib.county_portal import county_portal
-from chalicelib.settings import DEFAULT_UPLOAD_QUEUE_NAME
+from chalicelib.config import DEFAULT_UPLOAD_QUEUE_NAME
+from chalicelib.http.county_portal import county_portal
 
 # Powertools owns logging (structured JSON); Chalice's own handler would print every line twice.
 app = Chalice(app_name="campaign-reporting", configure_logs=False)
@@ -27,18 +27,18 @@ app.register_blueprint(county_portal)
 
 @cache
 def _registry() -> Any:
-    from chalicelib.registry import default_registry
+    from chalicelib.domain.registry import default_registry
 
     return default_registry()
 
 
 @cache
 def _intake_context() -> Any:
-    from chalicelib.aws import client
-    from chalicelib.intake import IntakeContext
-    from chalicelib.mail import sender_from_settings
-    from chalicelib.objects import ObjectStore
-    from chalicelib.settings import current
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.mail import sender_from_settings
+    from chalicelib.adapters.objects import ObjectStore
+    from chalicelib.config import current
+    from chalicelib.services.intake import IntakeContext
 
     settings = current()
     return IntakeContext(
@@ -50,7 +50,7 @@ def _intake_context() -> Any:
 
 
 def _query(call: Any, *args: Any, **kwargs: Any) -> Any:
-    from chalicelib.queries import QueryError, QueryNotFoundError
+    from chalicelib.services.queries import QueryError, QueryNotFoundError
 
     try:
         return call(*args, **kwargs)
@@ -68,7 +68,7 @@ class Unauthorized(Exception):  # noqa: N818 (API Gateway answers 401 for exactl
 @app.authorizer()
 def office_token(auth_request: AuthRequest) -> AuthResponse:
     """Office routes need a bearer token whose SHA-256 is configured; anything else is a 401."""
-    from chalicelib.auth import configured_hashes, is_office_token
+    from chalicelib.domain.auth import configured_hashes, is_office_token
 
     if not is_office_token(auth_request.token, configured_hashes()):
         raise Unauthorized()
@@ -82,7 +82,7 @@ def health() -> dict[str, str]:
 
 def _office_query(call: Any, campaign_id: str, allowed: tuple[str, ...]) -> Any:
     """Check the query string, then answer; ``unit`` is passed on as ``unit_ref``."""
-    from chalicelib.queries import checked_params
+    from chalicelib.services.queries import checked_params
 
     params = _query(checked_params, app.current_request.query_params, allowed)
     kwargs = {("unit_ref" if name == "unit" else name): value for name, value in params.items()}
@@ -91,14 +91,14 @@ def _office_query(call: Any, campaign_id: str, allowed: tuple[str, ...]) -> Any:
 
 @app.route("/campaigns/{campaign_id}/submissions", methods=["GET"], authorizer=office_token)
 def list_submissions(campaign_id: str) -> dict[str, Any]:
-    from chalicelib.queries import list_submissions as query
+    from chalicelib.services.queries import list_submissions as query
 
     return _office_query(query, campaign_id, ("unit", "deliverable", "period", "status", "limit", "cursor"))
 
 
 @app.route("/campaigns/{campaign_id}/packages", methods=["GET"], authorizer=office_token)
 def list_packages(campaign_id: str) -> dict[str, Any]:
-    from chalicelib.queries import list_packages as query
+    from chalicelib.services.queries import list_packages as query
 
     return _office_query(query, campaign_id, ("unit",))
 
@@ -108,14 +108,14 @@ LEDGER_PARAMS = ("period", "unit", "aspect", "overdue", "as_of")
 
 @app.route("/campaigns/{campaign_id}/issues", methods=["GET"], authorizer=office_token)
 def list_issues(campaign_id: str) -> dict[str, Any]:
-    from chalicelib.queries import list_issues as query
+    from chalicelib.services.queries import list_issues as query
 
     return _office_query(query, campaign_id, LEDGER_PARAMS)
 
 
 @app.route("/campaigns/{campaign_id}/issues.xlsx", methods=["GET"], authorizer=office_token)
 def issues_workbook(campaign_id: str) -> Response:
-    from chalicelib.queries import issues_workbook as query
+    from chalicelib.services.queries import issues_workbook as query
 
     body = _office_query(query, campaign_id, LEDGER_PARAMS)
     return Response(
@@ -130,21 +130,21 @@ def issues_workbook(campaign_id: str) -> Response:
 
 @app.route("/campaigns/{campaign_id}/cases", methods=["GET"], authorizer=office_token)
 def list_cases(campaign_id: str) -> dict[str, Any]:
-    from chalicelib.queries import list_cases as query
+    from chalicelib.services.queries import list_cases as query
 
     return _office_query(query, campaign_id, ("period", "unit"))
 
 
 @app.route("/campaigns/{campaign_id}/status", methods=["GET"], authorizer=office_token)
 def status_board(campaign_id: str) -> dict[str, Any]:
-    from chalicelib.queries import status_board as query
+    from chalicelib.services.queries import status_board as query
 
     return _office_query(query, campaign_id, ("as_of",))
 
 
 @app.route("/campaigns/{campaign_id}/stats", methods=["GET"], authorizer=office_token)
 def campaign_stats(campaign_id: str) -> dict[str, Any]:
-    from chalicelib.queries import stats as query
+    from chalicelib.services.queries import stats as query
 
     return _office_query(query, campaign_id, ("period",))
 
@@ -152,8 +152,8 @@ def campaign_stats(campaign_id: str) -> dict[str, Any]:
 @app.route("/campaigns/{campaign_id}/upload-links", methods=["POST"], authorizer=office_token)
 def create_upload_link(campaign_id: str) -> Response:
     """A county's signed upload link for some deliverables of one period (see docs/upload-links.md)."""
-    from chalicelib.links import LinkError, LinkSettings, issue_link
-    from chalicelib.timeutil import now_utc
+    from chalicelib.domain.links import LinkError, LinkSettings, issue_link
+    from chalicelib.domain.timeutil import now_utc
 
     try:
         link = issue_link(
@@ -166,7 +166,7 @@ def create_upload_link(campaign_id: str) -> Response:
 
 @app.route("/openapi.json", methods=["GET"])
 def openapi() -> dict[str, Any]:
-    from chalicelib.openapi import openapi_document
+    from chalicelib.http.openapi import openapi_document
 
     return openapi_document()
 
@@ -174,9 +174,9 @@ def openapi() -> dict[str, Any]:
 @app.on_sqs_message(queue=os.environ.get("UPLOAD_QUEUE_NAME", DEFAULT_UPLOAD_QUEUE_NAME), batch_size=1)
 def handle_upload(event: SQSEvent) -> None:
     """One S3 notification per message (batch size 1: a failure retries only itself)."""
-    from chalicelib import metrics
-    from chalicelib.intake import ingest
-    from chalicelib.s3_events import object_refs
+    from chalicelib.adapters import metrics
+    from chalicelib.domain.s3_events import object_refs
+    from chalicelib.services.intake import ingest
 
     context = _intake_context()
     try:
@@ -198,11 +198,11 @@ def handle_upload(event: SQSEvent) -> None:
 @app.schedule(Cron(0, 1, "*", "*", "?", "*"))
 def daily_sweep(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     """Reminders, overdue notices, escalations and digests of every campaign, for today."""
-    from chalicelib import metrics
-    from chalicelib.mail import sender_from_settings
-    from chalicelib.settings import current
-    from chalicelib.sweep import link_hint, run_sweep
-    from chalicelib.timeutil import now_utc
+    from chalicelib.adapters import metrics
+    from chalicelib.adapters.mail import sender_from_settings
+    from chalicelib.config import current
+    from chalicelib.domain.timeutil import now_utc
+    from chalicelib.services.sweep import link_hint, run_sweep
 
     as_of = now_utc()
     sender = sender_from_settings(current())

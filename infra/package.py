@@ -102,7 +102,7 @@ def lambda_runtime(template_path: Path) -> str:
 
 
 # The data files the functions load and the schema each must satisfy (paths inside the zip).
-VALIDATED_DATA = {"chalicelib/campaigns/": "campaign", "chalicelib/templates/": "table-template"}
+VALIDATED_DATA = {"chalicelib/data/campaigns/": "campaign", "chalicelib/data/templates/": "table-template"}
 
 
 class InvalidDataError(ValueError):
@@ -112,10 +112,10 @@ class InvalidDataError(ValueError):
 def record_validated_data(zip_path: Path) -> list[str]:
     """Validate every campaign and table template in the zip with jsonschema, fail the build on the first
     invalid one, and write the digests of the valid ones to ``validated-data.json`` at the zip's root, where
-    ``chalicelib.schemas`` finds them: a cold start then skips validating what the build already did."""
+    ``chalicelib.domain.schemas`` finds them: a cold start then skips validating what the build already did."""
     from jsonschema import Draft202012Validator
 
-    from chalicelib.schemas import VALIDATED_PATH, digest
+    from chalicelib.domain.schemas import VALIDATED_PATH, digest
 
     valid = []
     with zipfile.ZipFile(zip_path) as archive:

@@ -2,7 +2,7 @@
 hand-made S3 events for objects no notification announces. Every patch is undone by its context manager.
 
 The handler runs in this process (the event pump's thread, or a test's own threads), so monkeypatching a
-name inside ``chalicelib.intake`` or botocore's HTTP send reaches it. Patches match only the test's own
+name inside ``chalicelib.services.intake`` or botocore's HTTP send reaches it. Patches match only the test's own
 unit or key, because other modules' uploads may still be in the pump while a fault test runs.
 """
 

@@ -41,7 +41,7 @@ class LocalSettings:
 
     def process_environment(self) -> dict[str, str]:
         """What a process running the app in-process against this stack needs in its environment,
-        set before anything imports ``chalicelib.models`` (the models bind to the table then)."""
+        set before anything imports ``chalicelib.adapters.models`` (the models bind to the table then)."""
         return {
             "AWS_ENDPOINT_URL": self.aws_endpoint,
             "AWS_DEFAULT_REGION": self.region,

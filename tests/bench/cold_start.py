@@ -30,20 +30,28 @@ ENTRY_POINTS: dict[str, str] = {
     "boto3": "import boto3",
     "api (app + office route)": (
         "import app\n"
-        "from chalicelib import auth, queries, openapi\n"
-        "from chalicelib.registry import default_registry\n"
+        "from chalicelib.domain import auth\n"
+        "from chalicelib.services import queries\n"
+        "from chalicelib.http import openapi\n"
+        "from chalicelib.domain.registry import default_registry\n"
         "default_registry()"
     ),
     "upload (app + intake + tables)": (
         "import app\n"
-        "from chalicelib import aws, intake, mail, objects, s3_events, settings, tables\n"
-        "from chalicelib.registry import default_registry\n"
+        "from chalicelib.adapters import aws, mail, objects\n"
+        "from chalicelib.services import intake\n"
+        "from chalicelib.domain import s3_events, tables\n"
+        "from chalicelib import config\n"
+        "from chalicelib.domain.registry import default_registry\n"
         "default_registry()"
     ),
     "sweep (app + sweep)": (
         "import app\n"
-        "from chalicelib import mail, settings, sweep, timeutil\n"
-        "from chalicelib.registry import default_registry\n"
+        "from chalicelib.adapters import mail\n"
+        "from chalicelib.services import sweep\n"
+        "from chalicelib.domain import timeutil\n"
+        "from chalicelib import config\n"
+        "from chalicelib.domain.registry import default_registry\n"
         "default_registry()"
     ),
 }

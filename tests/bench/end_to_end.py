@@ -40,7 +40,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run(system: Any, uploads: int = 200, rows: int = 30, timeout: float = 600) -> EndToEnd:
-    from chalicelib.registry import default_registry
+    from chalicelib.domain.registry import default_registry
 
     campaign = default_registry().campaign(CAMPAIGN)
     assert campaign is not None

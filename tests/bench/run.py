@@ -19,7 +19,7 @@ from typing import Any
 from tests.bench.stack import local_settings, prepare_environment
 
 SETTINGS = local_settings()
-prepare_environment(SETTINGS)  # before anything imports chalicelib.models
+prepare_environment(SETTINGS)  # before anything imports chalicelib.adapters.models
 
 from tests.bench import cold_start, end_to_end, table_cost, validation  # noqa: E402
 

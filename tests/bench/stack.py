@@ -38,7 +38,7 @@ def local_settings() -> LocalSettings:
 
 
 def prepare_environment(settings: LocalSettings) -> None:
-    """Must run before anything imports chalicelib.models."""
+    """Must run before anything imports chalicelib.adapters.models."""
     os.environ.update(settings.process_environment(), POWERTOOLS_LOG_LEVEL="WARNING")
 
 

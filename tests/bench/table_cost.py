@@ -19,7 +19,7 @@ from tests.bench.workbooks import issue_workbook
 
 CAMPAIGN = "xinzhou-2023"
 OFFICE_TOKEN = "local-office-token"
-CAMPAIGN_FILE = "chalicelib/campaigns/xinzhou-2023.json"
+CAMPAIGN_FILE = "chalicelib/data/campaigns/xinzhou-2023.json"
 
 
 def api_get(system: Any, path: str, **params: str) -> tuple[int, Any]:
@@ -67,7 +67,7 @@ def query_cost(system: Any, path: str, **params: str) -> DynamoCount:
 
 def synthetic_campaign(units: int, campaign_id: str) -> Any:
     """The registry's campaign with ``units`` made-up units (codes 9xxxxx), built by registry.build_campaign."""
-    from chalicelib.registry import build_campaign
+    from chalicelib.domain.registry import build_campaign
     from infra.local.settings import PROJECT_DIR
 
     raw = json.loads((PROJECT_DIR / CAMPAIGN_FILE).read_text(encoding="utf-8"))
@@ -101,8 +101,8 @@ def synthetic_campaign(units: int, campaign_id: str) -> Any:
 
 def busiest_day(campaign: Any) -> date:
     """The campaign day on which a unit that delivered nothing gets the most notices (the sweep's worst day)."""
-    from chalicelib.notice_policy import unit_notice_kind
-    from chalicelib.sweep import deadlines_due
+    from chalicelib.domain.notice_policy import unit_notice_kind
+    from chalicelib.services.sweep import deadlines_due
 
     best, best_count = date(2023, 5, 21), -1
     day = date(2023, 4, 1)
@@ -118,9 +118,9 @@ def busiest_day(campaign: Any) -> date:
 def seed_pointers(campaign: Any, day: date, seed: int = 7) -> dict[str, int]:
     """Delivery pointers for the deadlines owing notices on ``day``: 60 % delivered on time, 10 % rejected,
     30 % nothing; written 25 per request (BatchWriteItem), as an upload season would leave them."""
-    from chalicelib.models import Delivery, current_index_pk, delivery_sk, submission_pk
-    from chalicelib.packages import required_parts
-    from chalicelib.sweep import deadlines_due
+    from chalicelib.adapters.models import Delivery, current_index_pk, delivery_sk, submission_pk
+    from chalicelib.domain.packages import required_parts
+    from chalicelib.services.sweep import deadlines_due
 
     rng = random.Random(seed)
     shares = {"accepted": 0, "rejected": 0, "nothing": 0}
@@ -188,9 +188,9 @@ def sweep_cost(
 ) -> SweepRun:
     """The sweep's table reads and decisions in full; then every notice sent, or the first ``sample``
     of them (with the workers the full sweep would use) and the rest extrapolated linearly."""
-    from chalicelib.mail import SmtpSender
-    from chalicelib.notice_policy import decide_notices, sweep_day
-    from chalicelib.sweep import deadlines_due, deliver_notices, sweep_workers, table_states, upload_path_hint
+    from chalicelib.adapters.mail import SmtpSender
+    from chalicelib.domain.notice_policy import decide_notices, sweep_day
+    from chalicelib.services.sweep import deadlines_due, deliver_notices, sweep_workers, table_states, upload_path_hint
 
     campaign = synthetic_campaign(units, f"bench-{units}{tag}")
     day = busiest_day(campaign)

@@ -43,7 +43,7 @@ def bare_read(data: bytes) -> Any:
 
 
 def validate(data: bytes) -> Any:
-    from chalicelib.tables import validate_table
+    from chalicelib.domain.tables import validate_table
 
     return validate_table(data, "原平市5月清单.xlsx", "issue-list", unit_names=UNIT_NAMES, campaign_year=2023)
 
@@ -78,7 +78,7 @@ def high_water_kb():
 
 from tests.bench.validation import validate
 data = open({path!r}, "rb").read()
-import chalicelib.tables, python_calamine  # imports are not the file's cost
+import chalicelib.domain.tables, python_calamine  # imports are not the file's cost
 before = high_water_kb()
 verdict = validate(data)
 after = high_water_kb()
@@ -102,10 +102,10 @@ def peak_memory(rows: int) -> dict[str, Any]:
 
 def breakdown(rows: int, repeats: int) -> dict[str, float]:
     """Where the time of one validation goes (median ms): the bare read, our reader, header search, rules."""
-    from chalicelib.tables.header import find_header
-    from chalicelib.tables.readers import read_grids
-    from chalicelib.tables.rules import check_rows
-    from chalicelib.tables.templates import load_template
+    from chalicelib.domain.tables.header import find_header
+    from chalicelib.domain.tables.readers import read_grids
+    from chalicelib.domain.tables.rules import check_rows
+    from chalicelib.domain.tables.templates import load_template
 
     data = issue_workbook(rows)
     template = load_template("issue-list")

@@ -1,0 +1,260 @@
+"""PynamoDB models of the campaign table (one table, several item types).
+
+Keys and the access patterns they serve (README, "Data model"):
+
+- submission: pk ``C#{c}#U#{unit}``, sk ``S#{received}#{version}`` (a unit's history, newest
+  first); gsi1 ``C#{c}#D#{deliverable}#P#{period}`` / ``U#{unit}#{received}`` (all units for one
+  deadline); gsi2 ``C#{c}#SUB`` / ``{received}#{unit}`` (the campaign's feed, newest first).
+- rejected key: pk ``INTAKE#REJECTED``, sk ``{received}#{key}#{version}``.
+- notice: pk ``C#{c}#N#{scope}``, sk the notice's natural key within the scope.
+- delivery (current pointer): pk ``C#{c}#U#{unit}``, sk ``CUR#{deliverable}#{period}``; gsi1
+  ``C#{c}#CUR#{deliverable}#{period}`` / ``U#{unit}`` (every unit's state for one deadline).
+- delivery row: pk ``C#{c}#ROWS#{unit}#{deliverable}#{period}#{version}``, sk ``R#{n:05d}``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.connection import TableConnection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.adapters.aws import build_pynamodb_client
+
+
+class _TableMeta:
+    table_name = os.environ.get("TABLE_NAME", "campaign-reporting")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "cn-north-1"
+    host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+    # Throttling and 5xx: PynamoDB's botocore client retries in "standard" mode, 1 + 4 attempts in all,
+    # as chalicelib.adapters.aws configures the app's own clients; past that the SQS message is retried.
+    max_retry_attempts = 4
+    base_backoff_ms = 100
+    connect_timeout_seconds = 5
+    read_timeout_seconds = 20
+
+
+class _TableModel(Model):
+    """A model of the campaign table whose DynamoDB client comes from the process's one botocore session.
+
+    PynamoDB gives each model class a session of its own, and each session loads botocore's endpoint and
+    service data again: four times on an upload's first call (see chalicelib.adapters.aws).
+    """
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        build_pynamodb_client(table.connection)  # once; afterwards an attribute check
+        return table
+
+
+def is_condition_failure(exc: Exception) -> bool:
+    """A conditional write that lost: the item was already there, or already moved on."""
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def submission_pk(campaign_id: str, unit_code: str) -> str:
+    return f"C#{campaign_id}#U#{unit_code}"
+
+
+def deadline_pk(campaign_id: str, deliverable_id: str, period: str) -> str:
+    return f"C#{campaign_id}#D#{deliverable_id}#P#{period}"
+
+
+def feed_pk(campaign_id: str) -> str:
+    return f"C#{campaign_id}#SUB"
+
+
+class ByDeadline(GlobalSecondaryIndex["Submission"]):
+    """All units' submissions for one deliverable and period (status board, sweep)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class CampaignFeed(GlobalSecondaryIndex["Submission"]):
+    """Every submission of a campaign, newest first."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Finding(MapAttribute):
+    """One error or warning: where it is and what to do, in Chinese."""
+
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+    sheet = UnicodeAttribute(null=True)
+    row = NumberAttribute(null=True)
+    column = UnicodeAttribute(null=True)
+    section = UnicodeAttribute(null=True)
+
+
+class Submission(_TableModel):
+    """One uploaded object version; never overwritten by a later upload."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    by_deadline = ByDeadline()
+    feed = CampaignFeed()
+
+    campaign = UnicodeAttribute()
+    unit = UnicodeAttribute()
+    unit_name = UnicodeAttribute()
+    deliverable = UnicodeAttribute()
+    period = UnicodeAttribute()
+    bucket = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    version_id = UnicodeAttribute()
+    sequencer = UnicodeAttribute(null=True)
+    file_name = UnicodeAttribute()
+    size = NumberAttribute()
+    sha256 = UnicodeAttribute()
+    etag = UnicodeAttribute(null=True)
+    received_at = UTCDateTimeAttribute()
+    received_at_local = UnicodeAttribute()
+    status = UnicodeAttribute()
+    errors = ListAttribute(of=Finding, default=list)
+    warnings = ListAttribute(of=Finding, default=list)
+    row_count = NumberAttribute(null=True)
+    # What the checks read off the file: header lines, sections found, page count …
+    details = MapAttribute(default=dict)
+    updated_at = UTCDateTimeAttribute()
+
+
+class RejectedUpload(_TableModel):
+    """An object whose key names no known campaign, unit, deliverable or period."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    bucket = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    version_id = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+
+
+class Notice(_TableModel):
+    """The exactly-once log of outgoing email, keyed by the notice's natural key."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    recipients = ListAttribute(of=UnicodeAttribute)
+    cc = ListAttribute(of=UnicodeAttribute, default=list)
+    subject = UnicodeAttribute()
+    text = UnicodeAttribute()
+    html = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending → sending → sent, or failed (retried) / rejected (permanent)
+    attempts = NumberAttribute(default=0)
+    lease_until = UTCDateTimeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+def delivery_sk(deliverable_id: str, period: str) -> str:
+    return f"CUR#{deliverable_id}#{period}"
+
+
+def current_index_pk(campaign_id: str, deliverable_id: str, period: str) -> str:
+    return f"C#{campaign_id}#CUR#{deliverable_id}#{period}"
+
+
+def rows_pk(campaign_id: str, unit_code: str, deliverable_id: str, period: str, version_id: str) -> str:
+    return f"C#{campaign_id}#ROWS#{unit_code}#{deliverable_id}#{period}#{version_id}"
+
+
+class DeliveriesByDeadline(GlobalSecondaryIndex["Delivery"]):
+    """Every unit's delivery state for one deliverable and period: one Query for the board."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Delivery(_TableModel):
+    """A unit's state for one deliverable and period: the pointer to its current accepted version.
+
+    ``current_*`` moves only forward (by ``current_order``) and only after that version's rows are
+    written, so readers following it never see a half-replaced list. ``first_accepted_at`` only
+    moves back in time: a delivery that was on time stays on time. ``latest_*`` is the newest
+    upload whatever its verdict (a rejected re-upload after an accepted one is shown, not counted).
+    """
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_deadline = DeliveriesByDeadline()
+
+    campaign = UnicodeAttribute()
+    unit = UnicodeAttribute()
+    deliverable = UnicodeAttribute()
+    period = UnicodeAttribute()
+    current_version = UnicodeAttribute(null=True)
+    current_order = UnicodeAttribute(null=True)
+    current_submission_sk = UnicodeAttribute(null=True)
+    current_row_count = NumberAttribute(null=True)
+    current_received_at = UTCDateTimeAttribute(null=True)
+    first_accepted_at = UTCDateTimeAttribute(null=True)
+    latest_order = UnicodeAttribute(null=True)
+    latest_status = UnicodeAttribute(null=True)
+    latest_submission_sk = UnicodeAttribute(null=True)
+    latest_received_at = UTCDateTimeAttribute(null=True)
+
+
+class DeliveryRow(_TableModel):
+    """One accepted row (issue, case, contact) of one version; rows of a version are never edited."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    campaign = UnicodeAttribute()
+    unit = UnicodeAttribute()
+    deliverable = UnicodeAttribute()
+    period = UnicodeAttribute()
+    version_id = UnicodeAttribute()
+    sheet = UnicodeAttribute(null=True)
+    row = NumberAttribute(null=True)
+    aspect = UnicodeAttribute(null=True)
+    fields = MapAttribute(default=dict)

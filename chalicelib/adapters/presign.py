@@ -1,0 +1,141 @@
+"""Straight-to-bucket uploads for county links: which key and content type a file gets (pure), and the
+boto3 presigned POST that lets the browser put exactly that (the adapter).
+
+The browser never chooses the key: it sends a file name, and the key is the link's own prefix plus that
+name, checked with the same rules intake applies (``resolve_upload_key``), so an upload that got a
+presigned POST is never refused for its key afterwards. The POST policy pins the key exactly (no
+``starts-with``), the ``Content-Type`` and a ``content-length-range``, and expires in minutes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.domain.links import Grant, LinkError
+from chalicelib.domain.registry import Registry
+from chalicelib.domain.upload_keys import UploadKeyError, resolve_upload_key, upload_key
+from chalicelib.domain.validation import extension_of
+
+# What S3 stores as the object's Content-Type. Intake judges by extension and content, never by this;
+# it is fixed so that what the bucket serves back later is not whatever the browser guessed.
+CONTENT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xls": "application/vnd.ms-excel",
+    "et": "application/vnd.ms-excel",  # WPS 表格; WPS and Excel both open it as a legacy workbook
+    "csv": "text/csv",
+    "json": "application/json",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+    "txt": "text/plain",
+    "md": "text/markdown",
+}
+PRESIGN_EXPIRES_SECONDS = 300  # long enough for a 20 MB file on a county line, short enough to be useless later
+
+
+@dataclass(frozen=True)
+class PlannedUpload:
+    key: str
+    content_type: str
+    max_bytes: int
+    deliverable_id: str
+    file_name: str
+
+
+def accepted_types(formats: tuple[str, ...]) -> str:
+    """The file picker's ``accept``: the extensions, since browsers do not know MIME types of .et files."""
+    return ",".join(f".{ext}" for ext in formats)
+
+
+def plan_upload(
+    registry: Registry,
+    grant: Grant,
+    deliverable_id: str | None,
+    file_name: Any,
+    size: Any,
+    max_bytes: int,
+) -> PlannedUpload:
+    """The one key and content type a file may be uploaded under through this link, or ``LinkError``."""
+    deliverable = grant.deliverable(deliverable_id)
+    if not isinstance(file_name, str) or not file_name.strip():
+        raise LinkError("请选择要上传的文件。")
+    # macOS browsers send decomposed names; the receipt and the office should see the usual form.
+    name = unicodedata.normalize("NFC", file_name.strip())
+    if "/" in name or "\\" in name:
+        raise LinkError("文件名不能包含“/”或“\\”，请重命名后再上传。")
+    ext = extension_of(name)
+    if ext not in deliverable.formats or ext not in CONTENT_TYPES:
+        accepted = "、".join(f".{e}" for e in deliverable.formats)
+        raise LinkError(f"“{name[:80]}”的格式不在{deliverable.name}接受的范围内，请另存为 {accepted} 后再上传。")
+    if size is not None:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise LinkError("size 应为文件的字节数。")
+        if size == 0:
+            raise LinkError(f"文件“{name[:80]}”是空文件（0 字节），请检查后重新选择。")
+        if size > max_bytes:
+            raise LinkError(
+                f"文件“{name[:80]}”大小为 {size / 1048576:.1f} MB，超过上限 {max_bytes / 1048576:.0f} MB，"
+                "请删除多余的图片或工作表后再上传。"
+            )
+    key = upload_key(grant.campaign.id, grant.unit.code, deliverable.id, grant.period, name)
+    try:
+        target = resolve_upload_key(registry, key)
+    except UploadKeyError as exc:
+        raise LinkError(exc.message) from exc
+    # Belt and braces: whatever the name held, the key is this link's and nobody else's.
+    if (target.campaign.id, target.unit.code, target.deliverable.id, target.period, target.file_name) != (
+        grant.campaign.id,
+        grant.unit.code,
+        deliverable.id,
+        grant.period,
+        name,
+    ):
+        raise LinkError("文件名不符合要求，请重命名后再上传。")
+    return PlannedUpload(key, CONTENT_TYPES[ext], max_bytes, deliverable.id, name)
+
+
+class UploadPresigner:
+    """boto3's ``generate_presigned_post`` for the uploads bucket. Signing is local: no request is made."""
+
+    def __init__(self, s3_client: Any, bucket: str, expires_in: int = PRESIGN_EXPIRES_SECONDS) -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+        self._expires_in = expires_in
+
+    def presign(self, planned: PlannedUpload) -> dict[str, Any]:
+        post = self._s3.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=planned.key,
+            Fields={"Content-Type": planned.content_type},
+            Conditions=[
+                {"Content-Type": planned.content_type},
+                ["content-length-range", 1, planned.max_bytes],
+            ],
+            ExpiresIn=self._expires_in,
+        )
+        return {
+            "url": post["url"],
+            "fields": post["fields"],
+            "key": planned.key,
+            "content_type": planned.content_type,
+            "max_bytes": planned.max_bytes,
+            "expires_in": self._expires_in,
+        }
+
+    def upload_origin(self) -> str:
+        """Where the browser POSTs files (scheme://host[:port]), for the page's Content-Security-Policy."""
+        url = self._s3.generate_presigned_post(Bucket=self._bucket, Key="uploads/origin-probe", ExpiresIn=60)["url"]
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def presigner_from_settings(settings: Any) -> UploadPresigner:
+    from botocore.config import Config
+
+    from chalicelib.adapters.aws import default_client
+
+    # SigV4 is what China regions accept; the endpoint comes from AWS_ENDPOINT_URL locally, the SDK's default in AWS.
+    client = default_client("s3", settings.region, Config(signature_version="s3v4"))
+    return UploadPresigner(client, settings.bucket_name)

@@ -1,0 +1,152 @@
+"""Packages: deliveries that are complete only when several pieces are there (the September
+summary: 总结报告, the 2022 problem list with its completion, three typical cases and the
+accountability statement). Each piece arrives as its own upload, in any order; the package's
+status is derived from the current accepted pieces, never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.deadlines import Deadline
+from chalicelib.domain.registry import Campaign
+
+# Words in 完成情况 that mean the problem is still open or long-term, so the row needs its
+# stage result (阶段性成效) and long-term measure (长期举措).
+OPEN_MARKERS = ("未完成", "推进中", "正在", "持续", "长期", "部分完成", "未整改", "整改中")
+
+
+@dataclass(frozen=True)
+class PiecePresence:
+    """What the table says of one piece: its current accepted version, if any."""
+
+    accepted_at: datetime | None
+    items: int  # cases for typical-case, 1 for any other accepted piece
+    status: str | None  # latest upload's status (e.g. "rejected"), for the explanation
+
+
+@dataclass(frozen=True)
+class PackagePart:
+    deliverable: str
+    name: str
+    required: int
+    have: int
+    problems: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return self.have >= self.required and not self.problems
+
+
+@dataclass(frozen=True)
+class PackageStatus:
+    deadline_id: str
+    unit: str
+    parts: tuple[PackagePart, ...]
+    completed_at: datetime | None
+
+    @property
+    def complete(self) -> bool:
+        return all(p.complete for p in self.parts)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """What is missing, in words a county clerk can act on."""
+        out = []
+        for part in self.parts:
+            if part.have < part.required:
+                out.append(f"{part.name}（需{part.required}个，已有{part.have}个）" if part.required > 1 else part.name)
+            out.extend(f"{part.name}：{problem}" for problem in part.problems)
+        return tuple(out)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "deadline": self.deadline_id,
+            "unit": self.unit,
+            "status": "complete" if self.complete else "incomplete",
+            "missing": list(self.missing),
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+            "parts": [
+                {"deliverable": p.deliverable, "name": p.name, "required": p.required, "have": p.have}
+                | ({"problems": list(p.problems)} if p.problems else {})
+                for p in self.parts
+            ],
+        }
+
+
+def legacy_row_problems(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The 2022 list in the summary must say, for every problem, how far it got."""
+    problems = []
+    for row in rows:
+        where = f"第{row.get('row', '?')}行"
+        status = str(row.get("status") or "").strip()
+        if not status:
+            problems.append(f"{where}【完成情况】未填写，请填写“已完成”或整改进展")
+            continue
+        if any(marker in status for marker in OPEN_MARKERS):
+            for field, label in (("stage_result", "阶段性成效"), ("long_term_measure", "长期举措")):
+                if not str(row.get(field) or "").strip():
+                    problems.append(f"{where}问题尚在推进或需长期推进，【{label}】不能为空")
+    return tuple(problems)
+
+
+def required_parts(deadline: Deadline) -> tuple[tuple[str, int], ...]:
+    """(deliverable, count) a unit owes: the package when the deadline has one, else one of each."""
+    return deadline.package or tuple((d, 1) for d in deadline.deliverables)
+
+
+def items_of(required: int, row_count: int | None) -> int:
+    """A piece owed more than once (3 typical cases) counts the items (cases) in its current version."""
+    return (row_count or 0) if required > 1 else 1
+
+
+def package_parts(
+    campaign: Campaign,
+    deadline: Deadline,
+    have: Mapping[str, int],
+    legacy_rows: Sequence[Mapping[str, Any]] = (),
+) -> tuple[PackagePart, ...]:
+    """Pure: each owed piece with how many are there (``have``: deliverable → items accepted)."""
+    parts = []
+    for deliverable_id, required in required_parts(deadline):
+        count = have.get(deliverable_id, 0)
+        problems = legacy_row_problems(legacy_rows) if deliverable_id == "legacy-issue-list" and count else ()
+        name = campaign.deliverables[deliverable_id].name
+        parts.append(PackagePart(deliverable_id, name, required, count, problems))
+    return tuple(parts)
+
+
+def evaluate_package(
+    campaign: Campaign,
+    deadline: Deadline,
+    unit_code: str,
+    pieces: Mapping[str, PiecePresence],
+    legacy_rows: Sequence[Mapping[str, Any]] = (),
+) -> PackageStatus:
+    have = {d: p.items for d, p in pieces.items() if p.accepted_at}
+    parts = package_parts(campaign, deadline, have, legacy_rows)
+    status = PackageStatus(deadline.id, unit_code, parts, None)
+    if status.complete:
+        owed = dict(required_parts(deadline))
+        times = [p.accepted_at for d, p in pieces.items() if p.accepted_at and d in owed]
+        status = PackageStatus(deadline.id, unit_code, parts, max(times) if times else None)
+    return status
+
+
+def package_status(campaign: Campaign, deadline: Deadline, unit_code: str) -> PackageStatus:
+    """Read the unit's current pieces (one Query) and the legacy rows (one Query), then evaluate."""
+    from chalicelib.adapters.deliveries import current_rows, rows_as_dicts, unit_deliveries
+
+    owed = dict(required_parts(deadline))
+    pieces = {}
+    for state in unit_deliveries(campaign.id, unit_code, deadline.period):
+        if state.deliverable in owed:
+            items = items_of(owed[state.deliverable], state.current_row_count)
+            pieces[state.deliverable] = PiecePresence(state.first_accepted_at, items, state.latest_status)
+    legacy: list[dict[str, Any]] = []
+    if "legacy-issue-list" in pieces and pieces["legacy-issue-list"].accepted_at:
+        legacy = rows_as_dicts(current_rows(campaign.id, unit_code, "legacy-issue-list", deadline.period))
+    return evaluate_package(campaign, deadline, unit_code, pieces, legacy)

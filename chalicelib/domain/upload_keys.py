@@ -1,0 +1,93 @@
+"""Object keys of uploads: ``uploads/{campaign}/{unit}/{deliverable}/{period}/{file name}``.
+
+The key is the only thing a county controls besides the file, so it is checked as input:
+each rejection says, in Chinese, what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from chalicelib.domain.deadlines import periods_for
+from chalicelib.domain.registry import Campaign, Deliverable, Registry, Unit
+
+PREFIX = "uploads"
+MAX_FILE_NAME_CHARS = 200
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """What an upload is for, resolved against the registry."""
+
+    campaign: Campaign
+    unit: Unit
+    deliverable: Deliverable
+    period: str
+    file_name: str
+
+    @property
+    def extension(self) -> str:
+        return self.file_name.rsplit(".", 1)[-1].lower() if "." in self.file_name else ""
+
+
+class UploadKeyError(ValueError):
+    def __init__(self, code: str, message: str, campaign_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.campaign_id = campaign_id
+
+
+def upload_key(campaign_id: str, unit_code: str, deliverable_id: str, period: str, file_name: str) -> str:
+    return "/".join((PREFIX, campaign_id, unit_code, deliverable_id, period, file_name))
+
+
+def _has_control_chars(text: str) -> bool:
+    return any(unicodedata.category(ch).startswith("C") for ch in text)
+
+
+def resolve_upload_key(registry: Registry, key: str) -> UploadTarget:
+    """Resolve a decoded object key, or raise ``UploadKeyError`` naming the problem."""
+    parts = key.split("/")
+    expected = "uploads/活动编号/单位代码/材料类型/期次/文件名"
+    if len(parts) != 6 or parts[0] != PREFIX:
+        raise UploadKeyError(
+            "KEY_SHAPE", f"文件路径“{key}”不符合规定格式，应为 {expected}，请通过系统提供的上传链接重新上传。"
+        )
+    _, campaign_id, unit_ref, deliverable_id, period, file_name = parts
+    if any(p in ("", ".", "..") for p in parts) or "\\" in key or _has_control_chars(key):
+        raise UploadKeyError(
+            "KEY_UNSAFE", f"文件路径“{key}”含有不允许的路径片段（如 .. 或空目录），请通过上传链接重新上传。"
+        )
+    if len(file_name) > MAX_FILE_NAME_CHARS:
+        raise UploadKeyError(
+            "FILE_NAME_TOO_LONG", f"文件名过长（超过{MAX_FILE_NAME_CHARS}个字符），请缩短文件名后重新上传。"
+        )
+
+    campaign = registry.campaign(campaign_id)
+    if campaign is None:
+        raise UploadKeyError("UNKNOWN_CAMPAIGN", f"文件路径中的专项活动“{campaign_id}”不存在，请通过上传链接重新上传。")
+    unit = campaign.unit(unit_ref)
+    # Keys carry the code; a name in the key is tolerated only if it resolves unambiguously.
+    if unit is None:
+        raise UploadKeyError(
+            "UNKNOWN_UNIT",
+            f"文件路径中的填报单位“{unit_ref}”不在本次专项整治的填报单位名单中，"
+            "请核对单位代码（如 原平市 为 140981）。",
+            campaign.id,
+        )
+    deliverable = campaign.deliverable(deliverable_id)
+    if deliverable is None:
+        known = "、".join(f"{d.id}（{d.name}）" for d in campaign.deliverables.values())
+        raise UploadKeyError(
+            "UNKNOWN_DELIVERABLE", f"文件路径中的材料类型“{deliverable_id}”无法识别，可选：{known}。", campaign.id
+        )
+    periods = periods_for(campaign, deliverable.id)
+    if period not in periods:
+        raise UploadKeyError(
+            "UNKNOWN_PERIOD",
+            f"{deliverable.name}没有“{period}”这一期，可报送的期次为：{'、'.join(periods)}。",
+            campaign.id,
+        )
+    return UploadTarget(campaign=campaign, unit=unit, deliverable=deliverable, period=period, file_name=file_name)

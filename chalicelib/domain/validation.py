@@ -1,0 +1,98 @@
+"""Which checks an upload gets, by deliverable: one verdict shape for every kind of material."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.data import REPORT_TEMPLATE_DIR as _REPORT_TEMPLATE_DIR
+from chalicelib.data import TABLE_TEMPLATE_DIR
+from chalicelib.domain.receipts import Finding
+from chalicelib.domain.registry import Campaign, Deliverable, Unit
+from chalicelib.domain.upload_keys import UploadTarget
+
+TEMPLATE_DIR = TABLE_TEMPLATE_DIR
+REPORT_TEMPLATE_DIR = _REPORT_TEMPLATE_DIR
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # "accepted", "rejected", "received" (no content checks yet) or "received-for-review"
+    errors: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+    rows: tuple[dict[str, Any], ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def rejected(*errors: Finding) -> Verdict:
+    return Verdict("rejected", errors=errors)
+
+
+def extension_of(file_name: str) -> str:
+    return file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+
+
+def check_envelope(deliverable: Deliverable, file_name: str, size: int, max_bytes: int) -> tuple[Finding, ...]:
+    """What can be judged before opening the file: format and size."""
+    findings = []
+    if extension_of(file_name) not in deliverable.formats:
+        accepted = "、".join(f".{ext}" for ext in deliverable.formats)
+        findings.append(
+            Finding(
+                "FORMAT_NOT_ACCEPTED",
+                f"文件“{file_name}”的格式不在{deliverable.name}接受的范围内，请另存为 {accepted} 后重新上传。",
+            )
+        )
+    if size == 0:
+        findings.append(Finding("EMPTY_FILE", f"文件“{file_name}”是空文件（0 字节），请检查后重新上传。"))
+    elif size > max_bytes:
+        findings.append(
+            Finding(
+                "FILE_TOO_LARGE",
+                f"文件“{file_name}”大小为 {size / 1048576:.1f} MB，超过上限 {max_bytes / 1048576:.0f} MB，"
+                "请删除多余的图片或工作表后重新上传。",
+            )
+        )
+    return tuple(findings)
+
+
+def unit_names(unit: Unit | None) -> tuple[str, ...]:
+    """How the unit may be written in the file's 填报单位 line; none when the unit is unknown."""
+    if unit is None:
+        return ()
+    return (unit.name, *unit.aliases, *((unit.bureau,) if unit.bureau else ()))
+
+
+def has_table_template(deliverable_id: str) -> bool:
+    return (TEMPLATE_DIR / f"{deliverable_id}.json").is_file()
+
+
+def has_report_template(deliverable_id: str) -> bool:
+    return (REPORT_TEMPLATE_DIR / f"{deliverable_id}.json").is_file()
+
+
+def validate_upload(target: UploadTarget, data: bytes) -> Verdict:
+    return check_file(target.campaign, target.deliverable, target.unit, target.file_name, data)
+
+
+def check_file(campaign: Campaign, deliverable: Deliverable, unit: Unit | None, file_name: str, data: bytes) -> Verdict:
+    """The content checks of one file for one deliverable (the unit, when known, for 填报单位)."""
+    if has_table_template(deliverable.id) and extension_of(file_name) not in ("docx", "pdf"):
+        from chalicelib.domain.tables import validate_table  # spreadsheet readers load only when needed
+
+        table = validate_table(
+            data, file_name, deliverable.id, unit_names=unit_names(unit), campaign_year=campaign.year
+        )
+        return Verdict(
+            "accepted" if table.accepted else "rejected",
+            errors=tuple(table.errors),
+            warnings=tuple(table.warnings),
+            rows=tuple(table.rows) if table.accepted else (),
+            details={"header": table.header},
+        )
+    if has_report_template(deliverable.id):
+        from chalicelib.domain.reports import validate_report  # docx / pdf readers load only when needed
+
+        report = validate_report(data, file_name, deliverable.id)
+        return Verdict(report.status, report.errors, report.warnings, rows=report.rows, details=report.details)
+    return Verdict("received")

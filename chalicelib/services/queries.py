@@ -1,0 +1,316 @@
+"""Answers for the office API. Every list is a DynamoDB Query on a key or index, never a Scan."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.adapters.models import Submission, feed_pk, submission_pk
+from chalicelib.domain.deadlines import period_label
+from chalicelib.domain.registry import Campaign, Registry, Unit
+from chalicelib.domain.timeutil import iso_utc
+
+MAX_PAGE = 100
+MAX_PARAM_CHARS = 64
+KNOWN_STATUSES = ("accepted", "rejected", "received", "received-for-review")
+
+
+class QueryError(ValueError):
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class QueryNotFoundError(QueryError):
+    status = 404
+
+
+def campaign_or_404(registry: Registry, campaign_id: str) -> Campaign:
+    campaign = registry.campaign(campaign_id)
+    if campaign is None:
+        raise QueryNotFoundError("未找到该专项活动。")
+    return campaign
+
+
+def unit_or_400(campaign: Campaign, unit_ref: str) -> Unit:
+    unit = campaign.unit(unit_ref)
+    if unit is None:
+        raise QueryError(f"未找到填报单位“{unit_ref[:40]}”，请填写单位名称或行政区划代码（如 原平市 或 140981）。")
+    return unit
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, partition: str, partition_attr: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise QueryError("分页游标（cursor）无效，请从第一页重新查询。") from exc
+    # A cursor from another listing would start a query somewhere it must not.
+    if not isinstance(key, dict) or key.get(partition_attr) != {"S": partition}:
+        raise QueryError("分页游标（cursor）与查询条件不符，请从第一页重新查询。")
+    return key
+
+
+def page_size(raw: str | None) -> int:
+    if raw is None:
+        return 50
+    # isdigit() alone accepts '²' and '١' (int() then raises or reads a non-ASCII digit): ASCII digits only.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
+        raise QueryError(f"limit 应为 1 到 {MAX_PAGE} 之间的整数。")
+    return int(raw)
+
+
+def submission_json(item: Submission, campaign: Campaign) -> dict[str, Any]:
+    deliverable = campaign.deliverable(item.deliverable)
+    return {
+        "campaign": item.campaign,
+        "unit": {"code": item.unit, "name": item.unit_name},
+        "deliverable": {"id": item.deliverable, "name": deliverable.name if deliverable else item.deliverable},
+        "period": item.period,
+        "period_label": period_label(item.period),
+        "file_name": item.file_name,
+        "object_key": item.object_key,
+        "version_id": item.version_id,
+        "sequencer": item.sequencer,
+        "size": item.size,
+        "sha256": item.sha256,
+        "received_at": {
+            "utc": iso_utc(item.received_at),
+            "local": item.received_at_local,
+        },
+        "status": item.status,
+        "errors": [f.as_dict() for f in item.errors],
+        "warnings": [f.as_dict() for f in item.warnings],
+    }
+
+
+def list_packages(registry: Registry, campaign_id: str, unit_ref: str | None = None) -> dict[str, Any]:
+    """Package deadlines (the September summary) per unit: complete, or what is missing."""
+    from chalicelib.domain.deadlines import campaign_deadlines
+    from chalicelib.domain.packages import package_status
+
+    campaign = campaign_or_404(registry, campaign_id)
+    units = campaign.units
+    if unit_ref:
+        unit = unit_or_400(campaign, unit_ref)
+        units = (unit,)
+    packages = [d for d in campaign_deadlines(campaign) if d.package]
+    items = [package_status(campaign, d, u.code).as_json() | {"unit_name": u.name} for d in packages for u in units]
+    return {"items": items}
+
+
+def checked_params(params: dict[str, str] | None, allowed: tuple[str, ...]) -> dict[str, str]:
+    """Query parameters as given, refusing unknown names and oversized values up front."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise QueryError(
+            f"不支持的查询参数：{'、'.join(u[:MAX_PARAM_CHARS] for u in unknown[:5])}。可用：{'、'.join(allowed)}。"
+        )
+    for name, value in params.items():
+        limit = 512 if name == "cursor" else MAX_PARAM_CHARS
+        if len(value) > limit:
+            raise QueryError(f"查询参数 {name} 过长（超过{limit}个字符）。")
+    return params
+
+
+def period_or_400(campaign: Campaign, deliverable_id: str, period: str | None) -> list[str]:
+    """The periods asked for: one, or every period the deliverable has."""
+    from chalicelib.domain.deadlines import periods_for
+
+    periods = periods_for(campaign, deliverable_id)
+    if period is None:
+        return periods
+    if period not in periods:
+        raise QueryError(f"期次“{period}”无效，可选：{'、'.join(periods)}。")
+    return [period]
+
+
+def list_submissions(
+    registry: Registry,
+    campaign_id: str,
+    unit_ref: str | None = None,
+    limit: str | None = None,
+    cursor: str | None = None,
+    deliverable: str | None = None,
+    period: str | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """Submissions newest first: one unit's (by code or name), else the whole campaign's, optionally
+    narrowed to a deliverable, period or status (filtered within the same Query)."""
+    campaign = campaign_or_404(registry, campaign_id)
+    size = page_size(limit)
+    condition = None
+    if deliverable is not None:
+        if campaign.deliverable(deliverable) is None:
+            raise QueryError(f"材料类型“{deliverable}”无效，可选：{'、'.join(campaign.deliverables)}。")
+        condition = Submission.deliverable == deliverable
+    if period is not None:
+        condition = (Submission.period == period) if condition is None else condition & (Submission.period == period)
+    if status is not None:
+        if status not in KNOWN_STATUSES:
+            raise QueryError(f"状态“{status}”无效，可选：{'、'.join(KNOWN_STATUSES)}。")
+        condition = (Submission.status == status) if condition is None else condition & (Submission.status == status)
+    if unit_ref:
+        unit = unit_or_400(campaign, unit_ref)
+        pk = submission_pk(campaign.id, unit.code)
+        result = Submission.query(
+            pk,
+            Submission.sk.startswith("S#"),
+            filter_condition=condition,
+            scan_index_forward=False,
+            limit=size,
+            last_evaluated_key=decode_cursor(cursor, pk, "pk"),
+        )
+    else:
+        pk = feed_pk(campaign.id)
+        result = Submission.feed.query(
+            pk,
+            filter_condition=condition,
+            scan_index_forward=False,
+            limit=size,
+            last_evaluated_key=decode_cursor(cursor, pk, "gsi2pk"),
+        )
+    items = [submission_json(item, campaign) for item in result]
+    return {"items": items, "next_cursor": encode_cursor(result.last_evaluated_key)}
+
+
+def _as_of(raw: str | None, zone: ZoneInfo) -> date:
+    from chalicelib.domain.timeutil import now_utc
+
+    if raw is None:
+        return now_utc().astimezone(zone).date()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise QueryError("as_of 应为 YYYY-MM-DD 格式的日期，如 2023-06-30。") from exc
+
+
+def _flag(raw: str | None, name: str) -> bool:
+    if raw is None:
+        return False
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise QueryError(f"{name} 应为 true 或 false。")
+
+
+def ledger_rows(
+    registry: Registry,
+    campaign_id: str,
+    deliverable_id: str,
+    *,
+    period: str | None = None,
+    unit_ref: str | None = None,
+    aspect: str | None = None,
+    overdue: str | None = None,
+    as_of: str | None = None,
+) -> tuple[Campaign, list[Any]]:
+    from chalicelib.domain.ledger import current_ledger, select
+
+    campaign = campaign_or_404(registry, campaign_id)
+    periods = period_or_400(campaign, deliverable_id, period)
+    unit = unit_or_400(campaign, unit_ref) if unit_ref else None
+    overdue_as_of = _as_of(as_of, campaign.zone) if _flag(overdue, "overdue") else None
+    rows = current_ledger(campaign, deliverable_id, periods)
+    return campaign, select(rows, unit_code=unit.code if unit else None, aspect=aspect, overdue_as_of=overdue_as_of)
+
+
+def list_issues(registry: Registry, campaign_id: str, **filters: str | None) -> dict[str, Any]:
+    """The consolidated ledger of accepted 2023 problem rows across units."""
+    _, rows = ledger_rows(registry, campaign_id, "issue-list", **filters)
+    return {"items": [r.as_json() for r in rows], "count": len(rows)}
+
+
+def issues_workbook(registry: Registry, campaign_id: str, **filters: str | None) -> bytes:
+    from chalicelib.domain.exports import ledger_workbook
+
+    campaign, rows = ledger_rows(registry, campaign_id, "issue-list", **filters)
+    return ledger_workbook(rows, f"{campaign.name}专项整治事项清单（汇总）")
+
+
+def list_cases(registry: Registry, campaign_id: str, **filters: str | None) -> dict[str, Any]:
+    """Accepted typical cases across units (one item per case)."""
+    _, rows = ledger_rows(registry, campaign_id, "typical-case", **filters)
+    return {"items": [r.as_json() for r in rows], "count": len(rows)}
+
+
+def stats(registry: Registry, campaign_id: str, period: str | None = None) -> dict[str, Any]:
+    """Counts of accepted 2023 problems by aspect × unit × period."""
+    from chalicelib.domain.ledger import aspect_counts
+
+    _, rows = ledger_rows(registry, campaign_id, "issue-list", period=period)
+    return {"by_aspect_unit_period": aspect_counts(rows), "total": len(rows)}
+
+
+def status_board(registry: Registry, campaign_id: str, as_of: str | None = None) -> dict[str, Any]:
+    """For every deadline due by ``as_of`` and every unit: on-time / late / missing / rejected /
+    incomplete, with the versions that decided it. One Query per (deliverable, period), whatever
+    the number of units."""
+    from chalicelib.domain.deadlines import campaign_deadlines, end_of_day
+    from chalicelib.domain.notice_policy import DeliveryState, delivery_outcome
+    from chalicelib.domain.packages import required_parts
+    from chalicelib.services.sweep import Pointer, table_states
+
+    campaign = campaign_or_404(registry, campaign_id)
+    day = _as_of(as_of, campaign.zone)
+    deadlines = [d for d in campaign_deadlines(campaign) if d.due_date <= day]
+    instant = end_of_day(day, deadlines[0].due_at) if deadlines else None
+    pointers: dict[tuple[str, str], dict[str, Pointer]] = {}
+    states = table_states(campaign, deadlines, instant, pointers=pointers) if instant else {}
+    board = []
+    for deadline in deadlines:
+        units = []
+        counts: dict[str, int] = {}
+        for unit in campaign.units:
+            state = states.get((deadline.id, unit.code), DeliveryState(unit.code, None))
+            outcome = delivery_outcome(deadline, state, instant)
+            counts[outcome] = counts.get(outcome, 0) + 1
+            parts = []
+            for deliverable_id, _ in required_parts(deadline):
+                pointer = pointers.get((deliverable_id, deadline.period), {}).get(unit.code)
+                parts.append(
+                    {
+                        "deliverable": deliverable_id,
+                        "current_version": pointer.current_version if pointer else None,
+                        "latest_status": pointer.latest_status if pointer else None,
+                        "latest_version": pointer.latest_submission_sk.rsplit("#", 1)[-1]
+                        if pointer and pointer.latest_submission_sk
+                        else None,
+                    }
+                )
+            units.append(
+                {
+                    "unit": {"code": unit.code, "name": unit.name},
+                    "outcome": outcome,
+                    "delivered_at": iso_utc(state.complete_at) if state.complete_at else None,
+                    "missing": list(state.package_missing),
+                    "rejected": list(state.rejected),
+                    "parts": parts,
+                }
+            )
+        board.append(
+            {
+                "id": deadline.id,
+                "name": deadline.name,
+                "period": deadline.period,
+                "due_at": deadline.due_at.isoformat(),
+                "counts": counts,
+                "units": units,
+            }
+        )
+    return {"as_of": day.isoformat(), "deadlines": board}
