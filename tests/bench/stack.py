@@ -64,7 +64,7 @@ class DynamoCount:
 def dynamodb_calls(threads: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()) -> Iterator[DynamoCount]:
     """Count every DynamoDB call (optionally only from the named threads), asking for consumed capacity.
 
-    A hook on botocore's one call path (``BaseClient._make_api_call``, as tests/test_office_api.py does):
+    A hook on botocore's one call path (``BaseClient._make_api_call``, as tests/integration/test_office_api.py does):
     PynamoDB makes its own botocore sessions per thread, so a per-session event handler would miss them.
     """
     import botocore.client

@@ -23,7 +23,7 @@ from tests.conftest import LOCAL, OFFICE_TOKEN, api_get
 CAMPAIGN = "xinzhou-2023"
 UNIT, DELIVERABLE, PERIOD = "140922", "issue-list", "2023-08"
 PREFIX = f"uploads/{CAMPAIGN}/{UNIT}/{DELIVERABLE}/{PERIOD}/"
-CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
+CONFIG = Path(__file__).resolve().parents[2] / ".chalice" / "config.json"
 
 
 def _local_signing_key() -> str:

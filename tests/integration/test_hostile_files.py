@@ -26,7 +26,7 @@ from chalicelib.domain.reports import validate_report
 from chalicelib.domain.tables import validate_table
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -169,7 +169,7 @@ def test_external_and_exponential_entities_in_a_docx_are_never_expanded(secret: 
 
 def test_no_stdlib_xml_parser_is_used_on_uploads() -> None:
     """The stdlib's parsers expand entities; any future use on uploaded bytes must go through defusedxml."""
-    root = Path(__file__).resolve().parent.parent / "chalicelib"
+    root = Path(__file__).resolve().parents[2] / "chalicelib"
     offenders = [
         str(path.relative_to(root))
         for path in root.rglob("*.py")
@@ -338,7 +338,7 @@ def test_a_two_cell_sheet_spanning_a1_to_xfd1048576_does_not_kill_the_process(tm
         f"""
         import json, resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (3 * 1024 ** 3, 3 * 1024 ** 3))
-        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
         from chalicelib.domain.tables import validate_table
         verdict = validate_table(open({str(path)!r}, "rb").read(), "角落.xlsx", "issue-list")
         print(json.dumps([f.code for f in verdict.errors]))

@@ -7,7 +7,7 @@ of the local stack, and the scheduled sweep runs (twice, as a retry would). Pres
 request but is authorised as the signer's call, so presigned POSTs count as ``s3:PutObject``.
 The Chalice token authorizer makes no AWS call (its role only writes logs). The observed actions
 are compared with the Allow statements of that function's role in the packaged template
-(tests/test_deploy_template.py builds it once per session).
+(tests/unit/test_deploy_template.py builds it once per session).
 
 Not observed, granted on purpose: the Lambda service's own SQS poller actions for the queue
 consumer (``sqs:ReceiveMessage``/``DeleteMessage``/``GetQueueAttributes``) and the CloudWatch
@@ -40,7 +40,14 @@ from chalice.app import Chalice, EventSourceHandler
 
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
 from tests.conftest import LOCAL, OFFICE_TOKEN, api_get, mails_with_notice_key, wait_for
-from tests.test_deploy_template import LOG_ACTIONS, allow_statements, as_list, functions, packaged_template, role_of
+from tests.unit.test_deploy_template import (
+    LOG_ACTIONS,
+    allow_statements,
+    as_list,
+    functions,
+    packaged_template,
+    role_of,
+)
 
 CAMPAIGN = "xinzhou-2023"
 SQS_POLLER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
@@ -220,7 +227,7 @@ def _days_other_tests_sweep() -> set[date]:
     """Days named in the other test modules: notices are sent once per (deadline, unit, kind, day) in the
     session's shared stack, so sweeping one of those days here would leave them nothing to send."""
     days = set()
-    for path in Path(__file__).parent.glob("test_*.py"):
+    for path in Path(__file__).resolve().parents[1].rglob("test_*.py"):
         if path.name != Path(__file__).name:
             for found in re.findall(r"\b(20\d\d)-(\d\d)-(\d\d)\b", path.read_text(encoding="utf-8")):
                 with contextlib.suppress(ValueError):

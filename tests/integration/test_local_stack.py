@@ -10,7 +10,7 @@ from chalicelib.config import DEFAULT_UPLOAD_QUEUE_NAME
 from infra.local.provision import unhandled_properties
 from infra.local.settings import TEMPLATE_PATH
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _template() -> dict[str, Any]:

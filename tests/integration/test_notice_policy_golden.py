@@ -41,7 +41,7 @@ from chalicelib.domain.notice_policy import (
 from chalicelib.domain.notice_texts import compose_notice
 from chalicelib.domain.registry import Campaign, default_registry
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "notices-xinzhou-2023.tsv"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notices-xinzhou-2023.tsv"
 FIRST_DAY, LAST_DAY = date(2023, 3, 15), date(2023, 10, 31)
 SWEEP_TIME = time(9, 0)
 UPLOAD_HINT = "请登录专项整治材料报送系统上传：https://upload.example.cn/xinzhou-2023"

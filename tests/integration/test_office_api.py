@@ -19,7 +19,7 @@ from tests.conftest import LOCAL, OFFICE_TOKEN, api_get, wait_for
 CAMPAIGN = "xinzhou-2023"
 PERIOD = "2023-07"
 FORMULA = '=HYPERLINK("http://evil.example","点此查看")'
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _put(system: Any, unit: str, deliverable: str, period: str, name: str, body: bytes) -> str:

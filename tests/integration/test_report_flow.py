@@ -9,7 +9,7 @@ from typing import Any
 from tests.conftest import api_get, mails_with_notice_key, wait_for
 
 CAMPAIGN = "xinzhou-2023"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _upload(system: Any, unit: str, deliverable: str, period: str, fixture: str, name: str | None = None) -> str:

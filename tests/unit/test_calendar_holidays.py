@@ -176,7 +176,7 @@ def test_the_holiday_package_is_imported_only_when_a_policy_needs_it() -> None:
         "campaign_deadlines(replace(c, due_day_policy='next-working-day'))\n"
         "assert 'chinese_calendar' in sys.modules\n"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=60)
 
 

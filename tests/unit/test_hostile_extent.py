@@ -177,7 +177,7 @@ def test_full_scale_holes_do_not_kill_the_process(tmp_path: Path) -> None:
         f"""
         import json, resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (3 * 1024 ** 3, 3 * 1024 ** 3))
-        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
         from chalicelib.domain.tables import validate_table
         codes = {{}}
         for name, path in {paths!r}.items():
@@ -330,7 +330,7 @@ def test_files_from_openpyxl_and_xlsxwriter_pass_the_fast_scan_and_read(make: An
 
 
 def test_the_fixture_workbooks_pass_the_fast_scan() -> None:
-    fixtures = sorted((Path(__file__).resolve().parent / "fixtures" / "tables").glob("*.xlsx"))
+    fixtures = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "tables").glob("*.xlsx"))
     assert fixtures
     for path in fixtures:
         assert [scan.exact for scan in extent.scan_sheets(path.read_bytes())] == [False], path.name

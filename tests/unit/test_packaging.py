@@ -18,7 +18,7 @@ from chalice.utils import OSUtils
 
 from infra.package import InvalidDataError, record_validated_data
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _app_zip(tmp_path: Path) -> Path:

@@ -19,7 +19,7 @@ import pytest
 from chalicelib.domain.schemas import validator
 from chalicelib.services.queries import QueryError, page_size
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 JSON_DIRS = ("schemas", "chalicelib/data/templates", "chalicelib/data/report_templates", "chalicelib/data/campaigns")
 RE_FUNCTIONS = {"compile", "match", "fullmatch", "search", "sub", "subn", "split", "findall", "finditer"}
 

@@ -23,7 +23,7 @@ from chalicelib.domain.tables.readers import Grid, read_grids
 from chalicelib.domain.tables.templates import load_template, template_ids
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
 
-FIXTURES = Path(__file__).parent / "fixtures" / "tables"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tables"
 CELL_VALUES: list[Any] = [
     None,
     "1. 2. 3.",

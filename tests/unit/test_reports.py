@@ -9,7 +9,7 @@ import pytest
 from chalicelib.domain.reports import validate_report
 from chalicelib.domain.reports.sections import heading_text
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reports"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reports"
 
 
 def _check(name: str, deliverable: str):

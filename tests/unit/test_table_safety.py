@@ -13,7 +13,7 @@ from chalicelib.domain.tables import validate_table
 from chalicelib.domain.tables.readers import ReaderError, decode_text
 from chalicelib.domain.tables.safety import OLE2_MAGIC, Limits, check_container, is_encrypted_ooxml
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tables"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tables"
 GOOD_XLSX = (FIXTURES / "issue-list-good.xlsx").read_bytes()
 GOOD_XLS = (FIXTURES / "issue-list-good.xls").read_bytes()
 

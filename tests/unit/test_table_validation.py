@@ -11,7 +11,7 @@ from chalicelib.domain.receipts import Finding
 from chalicelib.domain.schemas import validator
 from chalicelib.domain.tables import TableVerdict, validate_table
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tables"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tables"
 YUANPING = ("原平市", "原平")
 SHEET = "2023年新问题"
 
