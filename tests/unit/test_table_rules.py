@@ -98,7 +98,7 @@ def test_minimal_good_file() -> None:
     assert [r["row"] for r in verdict.rows] == [4, 5]
     assert set(verdict.rows[0]) == {
         "row", "sheet", "seq", "aspect", "symptom", "cause", "measure", "deadline", "long_term",
-        "deliverable_form", "owner_unit", "contact", "contact_phone", "note",
+        "deliverable_form", "owner_unit", "contact", "contact_phone", "note", "problem_id", "progress",
     }  # fmt: skip
 
 
