@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.domain.progress import Progress, read_progress
@@ -273,6 +274,13 @@ def problem_id(unit: str, period: str, seq: int) -> str:
     return f"{unit}-{period}-{seq:03d}"
 
 
+def id_order(problem_id_: str) -> tuple[str, str, int]:
+    """Ids in the order they were given: 140981-2023-05-999 before 140981-2023-05-1000."""
+    unit, _, rest = problem_id_.partition("-")
+    period, _, seq = rest.rpartition("-")
+    return unit, period, int(seq) if seq.isdigit() else 0
+
+
 def parse_problem_id(text: Any) -> str | None:
     """The id in a 问题编号 cell (spaces, full-width digits and dashes tolerated), or None."""
     if text is None:
@@ -302,7 +310,13 @@ def normalise_text(text: str) -> str:
 
 
 def _bigrams(text: str) -> frozenset[str]:
+    if not text:
+        return frozenset()
     return frozenset(text[i : i + 2] for i in range(len(text) - 1)) or frozenset({text})
+
+
+def _score(shared: int, size_a: int, size_b: int) -> float:
+    return round((2 * shared / (size_a + size_b) + shared / min(size_a, size_b)) / 2, 4)
 
 
 def similarity(a: str, b: str) -> float:
@@ -311,11 +325,10 @@ def similarity(a: str, b: str) -> float:
     Dice rewards the same wording; containment (shared / smaller set) keeps a shortened rewording
     (the clerk dropped the date or the place) close to its long form.
     """
-    x, y = _bigrams(normalise_text(a)), _bigrams(normalise_text(b))
+    x, y = _text_grams(a)[1], _text_grams(b)[1]
     if not x or not y:
         return 0.0
-    shared = len(x & y)
-    return round((2 * shared / (len(x) + len(y)) + shared / min(len(x), len(y))) / 2, 4)
+    return _score(len(x & y), len(x), len(y))
 
 
 def substituted(a: str, b: str) -> bool:
@@ -454,6 +467,72 @@ def _row_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("row", "sheet")}
 
 
+@lru_cache(maxsize=65536)
+def _text_grams(text: str) -> tuple[str, frozenset[str]]:
+    normal = normalise_text(text)
+    return normal, _bigrams(normal)
+
+
+def _match_texts(
+    rows: Sequence[Mapping[str, Any]],
+    assigned: dict[int, tuple[MatchKind, str, float | None]],
+    pool: Mapping[str, Problem],
+) -> dict[int, tuple[str, float]]:
+    """Rows to problems of the same aspect by 问题表现: sure matches go into ``assigned``; returns the unsure ones.
+
+    Deterministic: identical texts first, in row and id order; then every pair scoring at least
+    MATCH_UNSURE, best first (ties: row order, then id). A list of a thousand rows meets a thousand
+    problems, so identical texts are paired without scoring, only the problems sharing a bigram with
+    a row are scored (an inverted index per aspect), and the alignment (``substituted``) is asked only
+    of a pair that would otherwise be merged.
+    """
+    free = {pid: pool[pid] for pid in sorted(pool, key=id_order)}
+    by_text: dict[tuple[str, str], list[str]] = {}
+    for pid, problem in free.items():
+        by_text.setdefault((aspect_key(problem.aspect), _text_grams(problem.text)[0]), []).append(pid)
+    for index, row in enumerate(rows):
+        if index in assigned:
+            continue
+        same = by_text.get((aspect_key(str(row.get("aspect") or "")), _text_grams(str(row.get("symptom") or ""))[0]))
+        if same:
+            pid = same.pop(0)
+            assigned[index] = (MatchKind.TEXT, pid, 1.0)
+            del free[pid]
+
+    postings_by_aspect: dict[str, dict[str, list[str]]] = {}
+    for pid, problem in free.items():
+        postings = postings_by_aspect.setdefault(aspect_key(problem.aspect), {})
+        for gram in _text_grams(problem.text)[1]:
+            postings.setdefault(gram, []).append(pid)
+    scored: list[tuple[float, int, str]] = []
+    for index, row in enumerate(rows):
+        postings = postings_by_aspect.get(aspect_key(str(row.get("aspect") or "")))
+        if index in assigned or not postings:
+            continue
+        grams = _text_grams(str(row.get("symptom") or ""))[1]
+        shared: dict[str, int] = {}
+        for gram in grams:
+            for pid in postings.get(gram, ()):
+                shared[pid] = shared.get(pid, 0) + 1
+        for pid, count in shared.items():
+            score = _score(count, len(grams), len(_text_grams(free[pid].text)[1]))
+            if score >= MATCH_UNSURE:
+                scored.append((score, index, pid))
+    scored.sort(key=lambda s: (-s[0], s[1], id_order(s[2])))
+    taken: set[str] = set()
+    for score, index, pid in scored:
+        if score < MATCH_SURE:
+            break
+        if index not in assigned and pid not in taken and not substituted(free[pid].text, str(rows[index]["symptom"])):
+            assigned[index] = (MatchKind.TEXT, pid, score)
+            taken.add(pid)
+    unsure: dict[int, tuple[str, float]] = {}
+    for score, index, pid in scored:
+        if index not in assigned and index not in unsure and pid not in taken:
+            unsure[index] = (pid, score)
+    return unsure
+
+
 def reconcile(state: UnitProblems, accepted: AcceptedList) -> Reconciliation:
     """Apply one accepted list version to the unit's problems (see the module docstring)."""
     key = _key(accepted.deliverable, accepted.period)
@@ -484,25 +563,7 @@ def reconcile(state: UnitProblems, accepted: AcceptedList) -> Reconciliation:
         else:
             quoted[index] = quoted_id
 
-    scored: list[tuple[float, int, str, MatchKind]] = []
-    for index, row in enumerate(rows):
-        if index in assigned:
-            continue
-        for pid, problem in pool.items():
-            if pid in taken or aspect_key(problem.aspect) != aspect_key(str(row.get("aspect") or "")):
-                continue
-            kind, score = judge(problem.text, str(row.get("symptom") or ""))
-            if kind is not MatchKind.NEW:
-                scored.append((score, index, pid, kind))
-    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
-    for score, index, pid, kind in scored:
-        if kind is MatchKind.TEXT and index not in assigned and pid not in taken:
-            assigned[index] = (MatchKind.TEXT, pid, score)
-            taken.add(pid)
-    unsure: dict[int, tuple[str, float]] = {}
-    for score, index, pid, _kind in scored:
-        if index not in assigned and index not in unsure and pid not in taken:
-            unsure[index] = (pid, score)
+    unsure = _match_texts(rows, assigned, {pid: p for pid, p in pool.items() if pid not in taken})
 
     sequences = dict(state.sequences)
     decisions: list[MatchDecision] = []
@@ -551,14 +612,14 @@ def reconcile(state: UnitProblems, accepted: AcceptedList) -> Reconciliation:
                 quoted_id=quoted.get(index),
             )
         )
-    removed = tuple(sorted(pid for pid in orphans if pid not in problems))
+    removed = tuple(sorted((pid for pid in orphans if pid not in problems), key=id_order))
     new_state = UnitProblems(
         unit=state.unit,
-        problems=tuple(sorted(problems.values(), key=lambda p: p.id)),
+        problems=tuple(sorted(problems.values(), key=lambda p: id_order(p.id))),
         current={**state.current, key: accepted.version},
         sequences=sequences,
     )
-    return Reconciliation(new_state, tuple(decisions), tuple(sorted(changed - set(removed))), removed)
+    return Reconciliation(new_state, tuple(decisions), tuple(sorted(changed - set(removed), key=id_order)), removed)
 
 
 def _listing_note(kind: MatchKind, candidate: str | None, before: Problem | None, reported: Progress | None) -> str:
@@ -578,12 +639,12 @@ def rollback(state: UnitProblems, deliverable: str, period: str, version: str) -
     current = {k: v for k, v in state.current.items() if not (k == key and v == version)}
     new_state = UnitProblems(
         unit=state.unit,
-        problems=tuple(sorted(kept.values(), key=lambda p: p.id)),
+        problems=tuple(sorted(kept.values(), key=lambda p: id_order(p.id))),
         current=current,
         sequences=dict(state.sequences),  # ids are never given again
     )
-    removed = tuple(sorted(orphans))
-    return Reconciliation(new_state, (), tuple(sorted(changed - set(removed))), removed)
+    removed = tuple(sorted(orphans, key=id_order))
+    return Reconciliation(new_state, (), tuple(sorted(changed - set(removed), key=id_order)), removed)
 
 
 # ---------------------------------------------------------------------------------- office actions

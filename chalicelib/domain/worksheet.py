@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from chalicelib.domain.deadlines import period_label
 from chalicelib.domain.exports import is_dangerous
-from chalicelib.domain.problems import ISSUE_LIST, STATUS_LABELS, Problem, ProblemStatus
+from chalicelib.domain.problems import ISSUE_LIST, STATUS_LABELS, Problem, ProblemStatus, id_order
 
 # (field, label) in the worksheet's order; 问题编号 first so it is the row's handle, 整改进展 before 备注.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -54,7 +54,9 @@ def progress_text(problem: Problem) -> str:
 
 def worksheet_problems(problems: Iterable[Problem]) -> list[Problem]:
     """The 2023-list problems the worksheet carries, in id order (first period, then sequence)."""
-    return sorted((p for p in problems if p.deliverable == ISSUE_LIST and p.status in OFFERED), key=lambda p: p.id)
+    return sorted(
+        (p for p in problems if p.deliverable == ISSUE_LIST and p.status in OFFERED), key=lambda p: id_order(p.id)
+    )
 
 
 def worksheet_file_name(unit_name: str, period: str) -> str:
