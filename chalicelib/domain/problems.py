@@ -186,6 +186,17 @@ class Problem:
     def deadline(self) -> str:
         return str(self.fields.get("deadline") or "")
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Problem:
+        """From ``as_json`` (a stored item): the state is folded again from the history, so it cannot disagree."""
+        history = tuple(HistoryEntry.from_json(e) for e in data["history"])
+        problem = problem_from_history(
+            data["id"], data["unit"], data["deliverable"], history, data.get("possible_match")
+        )
+        if problem is None:
+            raise ValueError(f"problem {data['id']} has no listing in its history")
+        return problem
+
     def as_json(self, flags: Iterable[Flag] = ()) -> dict[str, Any]:
         """The office API's shape (issue 15): field names as the issue writes them."""
         return {

@@ -247,3 +247,41 @@ def test_counts_per_aspect() -> None:
     assert table[NORMS]["open"] == 3 and table[NORMS]["dropped"] == 1
     assert table[RIGID]["done"] == 1 and table[RIGID]["long-term"] == 1
     assert sum(r["dropped"] for r in table.values()) == 1 and table[ROUGH]["done"] == 1
+
+
+def test_a_problem_survives_its_stored_form_and_its_state_is_the_fold_of_its_history() -> None:
+    import json
+
+    from chalicelib.domain.problems import Problem
+
+    state, _ = june()
+    state = close(state, "140981-2023-05-003", who="office", when="2023-06-25T15:00:00+08:00", note="核查通过")
+    for problem in state.problems:
+        stored = json.loads(json.dumps(problem.as_json(flags(problem, state, date(2023, 7, 1))), ensure_ascii=False))
+        assert Problem.from_json(stored) == problem
+
+
+def test_the_2022_list_reads_progress_from_its_completion_column() -> None:
+    legacy = [
+        {"row": 6, "sheet": "s", "seq": 1, "aspect": "趋利性执法问题", "symptom": "2022年超限检测站罚款与绩效挂钩。",
+         "measure": "取消挂钩", "status": "已完成（未发现反弹）", "completed": True, "stage_result": "",
+         "long_term_measure": "", "note": "", "problem_id": "", "progress": ""},
+        {"row": 7, "sheet": "s", "seq": 2, "aspect": "选择性执法问题", "symptom": "2022年对外地货车从严处罚。",
+         "measure": "统一裁量基准", "status": "持续推进", "completed": False, "stage_result": "已统一",
+         "long_term_measure": "每季度评查", "note": "", "problem_id": "", "progress": ""},
+        {"row": 8, "sheet": "s", "seq": 3, "aspect": "选择性执法问题", "symptom": "2022年案卷评查发现文书不规范。",
+         "measure": "案卷评查", "status": "已完成90%", "completed": False, "stage_result": "已评查",
+         "long_term_measure": "常态化评查", "note": "", "problem_id": "", "progress": ""},
+    ]  # fmt: skip
+    result = reconcile(
+        UnitProblems(UNIT), AcceptedList(UNIT, "legacy-issue-list", "final", "v", legacy, "2023-09-08T10:00:00+08:00")
+    )
+    assert [(p.id, p.deliverable, p.status) for p in result.state.problems] == [
+        ("140981-final-001", "legacy-issue-list", ProblemStatus.DONE),
+        ("140981-final-002", "legacy-issue-list", ProblemStatus.LONG_TERM),
+        ("140981-final-003", "legacy-issue-list", ProblemStatus.OPEN),
+    ]
+    # a 2023 list never matches 2022 problems, even with the same text
+    same_text = [row(1, "选择性执法问题", "2022年对外地货车从严处罚。")]
+    after = reconcile(result.state, accepted("2023-09", "w", same_text))
+    assert after.decisions[0].kind is MatchKind.NEW
