@@ -751,13 +751,48 @@ def flags(problem: Problem, state: UnitProblems, as_of: date) -> tuple[Flag, ...
     return tuple(found)
 
 
+def _empty_counts() -> dict[str, int]:
+    return {**{str(s): 0 for s in ProblemStatus}, **{str(f): 0 for f in Flag}}
+
+
 def counts(state: UnitProblems, as_of: date) -> dict[str, dict[str, int]]:
-    """Per aspect: how many problems are open / done / long-term / closed / reopened / overdue / dropped
-    (what the store keeps in the unit's aggregate item for the board)."""
+    """Per aspect: how many problems are open / done / long-term / closed / reopened / overdue / dropped,
+    from the problems themselves (``aggregate_counts`` gives the same from the unit's aggregate)."""
     table: dict[str, dict[str, int]] = {}
     for problem in state.problems:
-        row = table.setdefault(problem.aspect, {**{str(s): 0 for s in ProblemStatus}, **{str(f): 0 for f in Flag}})
+        row = table.setdefault(problem.aspect, _empty_counts())
         row[str(problem.status)] += 1
         for flag in flags(problem, state, as_of):
             row[str(flag)] += 1
+    return table
+
+
+def aggregate(state: UnitProblems) -> dict[str, Any]:
+    """What the store keeps in the unit's aggregate item, rewritten with every change of the unit's problems,
+    so the board's counts need no per-problem read: per aspect the status counts and the dropped count
+    (neither depends on the date), and the 完成时限 of the problems that can become overdue, by date."""
+    by_aspect: dict[str, dict[str, Any]] = {}
+    for problem in state.problems:
+        entry = by_aspect.setdefault(problem.aspect, {"counts": _empty_counts(), "due": {}})
+        entry["counts"][str(problem.status)] += 1
+        if Flag.DROPPED in flags(problem, state, date.min):
+            entry["counts"][str(Flag.DROPPED)] += 1
+        due = deadline_date(problem)
+        if due is not None and problem.status in (ProblemStatus.OPEN, ProblemStatus.REOPENED):
+            entry["due"][due.isoformat()] = entry["due"].get(due.isoformat(), 0) + 1
+    return {
+        "unit": state.unit,
+        "current": dict(state.current),
+        "sequences": dict(state.sequences),
+        "aspects": by_aspect,
+    }
+
+
+def aggregate_counts(stored: Mapping[str, Any], as_of: date) -> dict[str, dict[str, int]]:
+    """``counts`` from the aggregate item alone: overdue = problems whose 完成时限 is before ``as_of``."""
+    table: dict[str, dict[str, int]] = {}
+    for aspect, entry in stored["aspects"].items():
+        row = dict(entry["counts"])
+        row[str(Flag.OVERDUE)] = sum(int(n) for day, n in entry["due"].items() if date.fromisoformat(day) < as_of)
+        table[aspect] = row
     return table

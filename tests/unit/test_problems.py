@@ -285,3 +285,15 @@ def test_the_2022_list_reads_progress_from_its_completion_column() -> None:
     same_text = [row(1, "选择性执法问题", "2022年对外地货车从严处罚。")]
     after = reconcile(result.state, accepted("2023-09", "w", same_text))
     assert after.decisions[0].kind is MatchKind.NEW
+
+
+@pytest.mark.parametrize("as_of", [date(2023, 6, 1), date(2023, 7, 1), date(2023, 8, 15)])
+def test_the_aggregate_item_gives_the_same_counts_as_the_problems(as_of: date) -> None:
+    import json
+
+    from chalicelib.domain.problems import aggregate, aggregate_counts
+
+    state, _ = june()
+    state = close(state, "140981-2023-05-003", who="office", when="2023-06-25T15:00:00+08:00", note="核查通过")
+    stored = json.loads(json.dumps(aggregate(state), ensure_ascii=False))
+    assert aggregate_counts(stored, as_of) == counts(state, as_of)
