@@ -87,3 +87,20 @@ def test_a_swapped_term_is_never_a_sure_match() -> None:
 )
 def test_problem_id_cells(cell: str | None, expected: str | None) -> None:
     assert parse_problem_id(cell) == expected
+
+
+@pytest.mark.parametrize("kind", ["paraphrase", "distinct"])
+def test_reconcile_decides_each_pair_as_measured(kind: str) -> None:
+    """The figures are those of the rule in use: a May row and its June wording, through ``reconcile``."""
+    from chalicelib.domain.problems import AcceptedList, UnitProblems, reconcile
+
+    def listed(period: str, aspect: str, text: str) -> AcceptedList:
+        row = {"row": 6, "sheet": "s", "seq": 1, "aspect": aspect, "symptom": text, "deadline": "2023-06-30"}
+        return AcceptedList("140981", "issue-list", period, period, [row], "2023-06-01T00:00:00+08:00")
+
+    for pair in PAIRS[kind]:
+        may = reconcile(UnitProblems("140981"), listed("2023-05", pair["aspect"], pair["a"])).state
+        (decision,) = reconcile(may, listed("2023-06", pair["aspect"], pair["b"])).decisions
+        expected = judge(pair["a"], pair["b"])[0]
+        assert decision.kind is expected, pair
+        assert (decision.problem_id == "140981-2023-05-001") is (expected is MatchKind.TEXT)
