@@ -734,8 +734,17 @@ def deadline_date(problem: Problem) -> date | None:
     """完成时限 as a date (the checker stores it ISO; a period's year reads 6月30日); None for 长期坚持."""
     if problem.fields.get("long_term"):
         return None
-    year = int(problem.last_period[:4]) if problem.last_period[:4].isdigit() else date.today().year
-    return parse_date(problem.deadline, year) if problem.deadline else None
+    if not problem.deadline:
+        return None
+    # The checker stores dates ISO; a year-less text (6月30日) belongs to the year of the list (the 2022
+    # list's period is ``final``: then only a text with its own year is read).
+    period_year = next((e.period[:4] for e in problem.history if e.period[:4].isdigit()), None)
+    return parse_date(problem.deadline, int(period_year)) if period_year else _dated(problem.deadline)
+
+
+def _dated(text: str) -> date | None:
+    when = parse_date(text, 1)
+    return when if when is not None and when.year > 1 else None
 
 
 def flags(problem: Problem, state: UnitProblems, as_of: date) -> tuple[Flag, ...]:

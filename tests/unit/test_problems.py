@@ -297,3 +297,22 @@ def test_the_aggregate_item_gives_the_same_counts_as_the_problems(as_of: date) -
     state = close(state, "140981-2023-05-003", who="office", when="2023-06-25T15:00:00+08:00", note="核查通过")
     stored = json.loads(json.dumps(aggregate(state), ensure_ascii=False))
     assert aggregate_counts(stored, as_of) == counts(state, as_of)
+
+
+def test_a_closed_problem_listed_again_as_unfinished_stays_closed_and_the_history_says_so() -> None:
+    state, _ = june()
+    state = close(state, "140981-2023-05-003", who="office", when="2023-06-25T15:00:00+08:00", note="核查通过")
+    july = [row(1, RIGID, MAY_ROWS[2]["symptom"], progress="整改中")]
+    problem = reconcile(state, accepted("2023-07", "v-july", july)).state.problem("140981-2023-05-003")
+    assert problem.status is ProblemStatus.CLOSED and "问题反弹" in problem.history[-1].note
+
+
+def test_an_id_the_unit_does_not_have_falls_back_to_the_text() -> None:
+    state = may()
+    july = [{**MAY_ROWS[0], "problem_id": "140925-2023-05-001"}]  # another unit's id, copied from its sheet
+    (decision,) = reconcile(state, accepted("2023-07", "v-july", july)).decisions
+    assert (decision.kind, decision.problem_id, decision.quoted_id) == (
+        MatchKind.TEXT,
+        "140981-2023-05-001",
+        "140925-2023-05-001",
+    )
