@@ -293,7 +293,7 @@ def render_message(title: str, message: str, *, detail: str = "", contact: str =
     )
 
 
-def page_headers(nonce: str, upload_origin: str | None = None) -> dict[str, str]:
+def page_headers(nonce: str, upload_origin: str | None = None) -> dict[str, str | list[str]]:
     """Headers of every portal page: the link is the credential, so it must not leak via Referer or caches."""
     connect = "'self'" + (f" {upload_origin}" if upload_origin else "")
     return {
@@ -309,7 +309,7 @@ def page_headers(nonce: str, upload_origin: str | None = None) -> dict[str, str]
     }
 
 
-def json_headers() -> dict[str, str]:
+def json_headers() -> dict[str, str | list[str]]:
     return {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
 
 
