@@ -14,9 +14,8 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from chalicelib.domain.notice_texts import full_date
 from chalicelib.domain.receipts import STATUS_LABELS
-
-WEEKDAYS = "一二三四五六日"
 
 
 def esc(value: object) -> str:
@@ -33,7 +32,7 @@ def size_text(size: object) -> str:
 
 def local_time_text(value: datetime) -> str:
     """2023-05-20 23:59 as 2023年5月20日（星期六）23:59, in the zone the value carries."""
-    return f"{value.year}年{value.month}月{value.day}日（星期{WEEKDAYS[value.weekday()]}）{value:%H:%M}"
+    return f"{full_date(value.date())}{value:%H:%M}"
 
 
 @dataclass(frozen=True)
