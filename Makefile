@@ -25,9 +25,12 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m infra.local.demo
 
+# Style, then the layers (import-linter contracts in pyproject.toml, imports inside functions counted), then types.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The deployable template and zip (build/sam.json, build/deployment.zip); offline, see docs/deploy.md.
 INFRA_SOURCES := app.py requirements.txt infra/template.json infra/deploy-overlay.json infra/package.py \

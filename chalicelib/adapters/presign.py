@@ -44,11 +44,6 @@ class PlannedUpload:
     file_name: str
 
 
-def accepted_types(formats: tuple[str, ...]) -> str:
-    """The file picker's ``accept``: the extensions, since browsers do not know MIME types of .et files."""
-    return ",".join(f".{ext}" for ext in formats)
-
-
 def plan_upload(
     registry: Registry,
     grant: Grant,

@@ -15,7 +15,7 @@ from chalicelib.data import SCHEMA_DIR as _SCHEMA_DIR
 from chalicelib.data import VALIDATED_PATH as _VALIDATED_PATH
 
 # jsonschema costs ~100 ms to import (referencing, format checkers): loaded on the first full
-# validation, which a valid campaign file or row never needs (``schema_errors``, ``fast_schema``).
+# validation, which a valid campaign file or row never needs (``schema_errors``, ``schema_check``).
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
@@ -65,13 +65,12 @@ def _validated_at_build() -> frozenset[str]:
 
 def schema_errors(name: str, instance: Any, source: bytes | None = None) -> list[Any]:
     """Every failure of ``instance`` against ``schemas/<name>``, by path; ``[]`` without jsonschema when
-    the compiled check (``chalicelib.domain.fast_schema``) passes it, and without any check when ``source``, the
+    the compiled check (``chalicelib.domain.schema_check``) passes it, and without any check when ``source``, the
     bytes ``instance`` was parsed from, was found valid by the build (``VALIDATED_PATH``)."""
     if source is not None and _validated_at_build() and data_digest(name, source) in _validated_at_build():
         return []
-    from chalicelib.domain.fast_schema import fast_check
+    from chalicelib.domain.schema_check import fast_check
 
-    check = fast_check(name)
-    if check is not None and check(instance):
+    if fast_check(name)(instance):
         return []
     return sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))

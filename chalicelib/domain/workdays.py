@@ -57,10 +57,6 @@ class ChineseHolidayCalendar:
     def is_workday(self, day: date) -> bool:
         return bool(self._lib().is_workday(day))
 
-    def describe(self) -> str:
-        years = self._known_years()
-        return f"chinesecalendar {self._lib().__version__}（{years.start}–{years.stop - 1}年）"
-
 
 def is_weekend(day: date) -> bool:
     return day.weekday() >= 5

@@ -9,6 +9,7 @@ Handlers only translate: check the token (``chalicelib.domain.links``), read the
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from chalice import Blueprint, Response
 # authorizer, intake, the sweep), and they should not pay for the registry and calendar on a cold start.
 if TYPE_CHECKING:
     from chalicelib.domain.links import Grant, LinkError
+    from chalicelib.http.portal_page import PortalView
 
 county_portal = Blueprint(__name__)
 
@@ -114,7 +116,7 @@ def _records(grant: Grant) -> tuple[dict[str, list[dict[str, Any]]], dict[str, s
     return submissions, current
 
 
-def _view(grant: Grant, token: str, nonce: str) -> Any:
+def _view(grant: Grant, token: str, nonce: str) -> PortalView:
     from chalicelib.config import current
     from chalicelib.domain.deadlines import DEADLINE_STATUS_LABELS, period_label
     from chalicelib.domain.timeutil import now_utc
@@ -153,31 +155,34 @@ def _view(grant: Grant, token: str, nonce: str) -> Any:
     )
 
 
-@county_portal.route("/u/{token}", methods=["GET"])
-def county_page(token: str) -> Response:
+def _page(token: str, render: Callable[[PortalView], str], *, uploads: bool) -> Response:
+    """A portal page for the link: its own nonce; the upload origin in its policy only if it uploads."""
     from chalicelib.domain.links import LinkError
-    from chalicelib.http.portal_page import page_headers, render_portal
+    from chalicelib.http.portal_page import page_headers
 
     nonce = secrets.token_urlsafe(16)
     try:
         grant = _open(token)
     except LinkError as exc:
         return _error_page(exc, nonce)
-    html = render_portal(_view(grant, token, nonce))
-    return Response(body=html, status_code=200, headers=page_headers(nonce, _presigner().upload_origin()))
+    html = render(_view(grant, token, nonce))
+    return Response(
+        body=html, status_code=200, headers=page_headers(nonce, _presigner().upload_origin() if uploads else None)
+    )
+
+
+@county_portal.route("/u/{token}", methods=["GET"])
+def county_page(token: str) -> Response:
+    from chalicelib.http.portal_page import render_portal
+
+    return _page(token, render_portal, uploads=True)
 
 
 @county_portal.route("/u/{token}/history", methods=["GET"])
 def county_history(token: str) -> Response:
-    from chalicelib.domain.links import LinkError
-    from chalicelib.http.portal_page import page_headers, render_history
+    from chalicelib.http.portal_page import render_history
 
-    nonce = secrets.token_urlsafe(16)
-    try:
-        grant = _open(token)
-    except LinkError as exc:
-        return _error_page(exc, nonce)
-    return Response(body=render_history(_view(grant, token, nonce)), status_code=200, headers=page_headers(nonce))
+    return _page(token, render_history, uploads=False)
 
 
 @county_portal.route("/u/{token}/submissions", methods=["GET"])

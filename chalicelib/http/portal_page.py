@@ -14,9 +14,8 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from chalicelib.domain.notice_texts import full_date
 from chalicelib.domain.receipts import STATUS_LABELS
-
-WEEKDAYS = "一二三四五六日"
 
 
 def esc(value: object) -> str:
@@ -33,7 +32,7 @@ def size_text(size: object) -> str:
 
 def local_time_text(value: datetime) -> str:
     """2023-05-20 23:59 as 2023年5月20日（星期六）23:59, in the zone the value carries."""
-    return f"{value.year}年{value.month}月{value.day}日（星期{WEEKDAYS[value.weekday()]}）{value:%H:%M}"
+    return f"{full_date(value.date())}{value:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -293,7 +292,7 @@ def render_message(title: str, message: str, *, detail: str = "", contact: str =
     )
 
 
-def page_headers(nonce: str, upload_origin: str | None = None) -> dict[str, str]:
+def page_headers(nonce: str, upload_origin: str | None = None) -> dict[str, str | list[str]]:
     """Headers of every portal page: the link is the credential, so it must not leak via Referer or caches."""
     connect = "'self'" + (f" {upload_origin}" if upload_origin else "")
     return {
@@ -309,7 +308,7 @@ def page_headers(nonce: str, upload_origin: str | None = None) -> dict[str, str]
     }
 
 
-def json_headers() -> dict[str, str]:
+def json_headers() -> dict[str, str | list[str]]:
     return {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
 
 

@@ -33,5 +33,5 @@ def patch_authorizer_fidelity() -> None:
                 b'{"message":"Unauthorized"}',
             ) from exc
 
-    local.LocalGatewayAuthorizer.authorize = authorize
+    local.LocalGatewayAuthorizer.authorize = authorize  # type: ignore[method-assign]
     _patched = True

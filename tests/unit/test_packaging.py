@@ -70,7 +70,7 @@ def test_the_packaged_app_loads_its_schemas_and_registry_without_the_repository(
 def _loads_and_validates(task: Path) -> set[str]:
     """Load the registry and every table template from ``task`` alone; the schemas compiled on the way."""
     probe = (
-        "import chalicelib.domain.fast_schema as f, chalicelib.domain.registry as r;"
+        "import chalicelib.domain.schema_check as f, chalicelib.domain.registry as r;"
         "import chalicelib.domain.tables.templates as t;"
         "r.load_registry(); [t.load_template(i) for i in t.template_ids()];"
         "print(' '.join(sorted(n for n in ('campaign', 'table-template') if n in f.COMPILED)))"

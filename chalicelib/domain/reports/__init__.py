@@ -117,8 +117,8 @@ def validate_report(data: bytes, file_name: str, deliverable_id: str) -> ReportV
                 f"“{file_name}”为扫描件（共{document.pages}页，无文字层），已接收，将由市局工作人员人工审阅。",
             )
             return ReportVerdict("received-for-review", warnings=(note,), details=details)
-        warnings = _missing_findings("REPORT_SECTION_NOT_FOUND", template, missing, match.headings, file_name)
-        return ReportVerdict("received-for-review", warnings=warnings, details=details)
+        not_found = _missing_findings("REPORT_SECTION_NOT_FOUND", template, missing, match.headings, file_name)
+        return ReportVerdict("received-for-review", warnings=not_found, details=details)
 
     if missing:
         errors = _missing_findings("REPORT_SECTION_MISSING", template, missing, match.headings, file_name)

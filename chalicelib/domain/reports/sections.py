@@ -52,9 +52,6 @@ class SectionMatch:
     def missing(self, specs: tuple[SectionSpec, ...]) -> list[SectionSpec]:
         return [s for s in specs if not self.counts.get(s.id)]
 
-    def complete_sets(self, specs: tuple[SectionSpec, ...]) -> int:
-        return min((self.counts.get(s.id, 0) for s in specs), default=0)
-
 
 def _candidate(paragraph: Paragraph) -> str | None:
     if len(paragraph.text) > MAX_HEADING_CHARS:

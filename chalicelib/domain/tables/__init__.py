@@ -202,7 +202,7 @@ def _no_table(
                 ]
     partial = [(g, m) for g, m in matches if m is not None]
     if partial:
-        grid, match = max(partial, key=lambda gm: gm[1].score)  # type: ignore[union-attr]
+        grid, match = max(partial, key=lambda gm: gm[1].score)
         return [
             Finding(
                 "MISSING_COLUMN",

@@ -303,7 +303,7 @@ class _ExactScan:
         end = len(buffer)
         while not self.done:
             if self.cell is None and self.bulk:
-                at = _SKIP.match(buffer, at).end()  # type: ignore[union-attr] - it matches the empty string
+                at = _SKIP.match(buffer, at).end()  # type: ignore[union-attr]  # it matches the empty string
             opening = buffer.find(b"<", at)
             if opening < 0:
                 if at < end and self.child is not None:

@@ -40,12 +40,12 @@ def sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
         target = attrs.get("Target", "")
         part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
         targets[attrs.get("Id")] = part
-    sheets = []
+    sheets: list[tuple[str, str]] = []
     for tag in _SHEET.findall(archive.read("xl/workbook.xml")):
         attrs = _attrs(tag)
-        part = targets.get(attrs.get("id"))
-        if part in names:
-            sheets.append((attrs.get("name", ""), part))
+        sheet_part = targets.get(attrs.get("id"))
+        if sheet_part is not None and sheet_part in names:
+            sheets.append((attrs.get("name", ""), sheet_part))
     return sheets
 
 

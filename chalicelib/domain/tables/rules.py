@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chalicelib.domain.fast_schema import fast_check
 from chalicelib.domain.receipts import Finding
+from chalicelib.domain.schema_check import fast_check
 from chalicelib.domain.schemas import validator
 from chalicelib.domain.tables.header import HeaderMatch, footer_field, footer_values
 from chalicelib.domain.tables.readers import MAX_DATA_ROWS, Grid
@@ -32,7 +32,7 @@ from chalicelib.domain.tables.values import (
     squash,
 )
 
-if TYPE_CHECKING:  # jsonschema loads only when a row fails the compiled check (chalicelib.domain.fast_schema)
+if TYPE_CHECKING:  # jsonschema loads only when a row fails the compiled check (chalicelib.domain.schema_check)
     from jsonschema.exceptions import ValidationError
 
 # 原平市交通运输局（盖章） names the unit 原平市: the stamp line often carries the bureau's full name.
@@ -374,7 +374,7 @@ def _flagged(
             cells = column.readings
             flagged.update(p for p, i in enumerate(kept) if cells[i].errors or cells[i].warnings)
     check = fast_check(template.row_schema)
-    flagged.update(p for p, values in enumerate(rows) if check is None or not check(values))
+    flagged.update(p for p, values in enumerate(rows) if not check(values))
     previous: int | None = None
     for p, values in enumerate(rows):
         seq = values.get("seq")
@@ -414,7 +414,7 @@ def _row_findings(
         for code, message in reading.warnings:
             row.warn(code, column, message)
     check = fast_check(template.row_schema)
-    if check is None or not check(values):
+    if not check(values):
         _schema_findings(row, template, values)
     _sequence(template, values, row, previous_seq)
     _vagueness(template, values, row, seen, squashed)

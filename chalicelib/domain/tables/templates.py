@@ -12,7 +12,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from chalicelib.data import TABLE_TEMPLATE_DIR
-from chalicelib.domain.fast_schema import fast_check
+from chalicelib.domain.schema_check import fast_check
 from chalicelib.domain.schemas import schema_errors
 from chalicelib.domain.tables.values import aspect_key, label_key
 
@@ -129,6 +129,6 @@ def load_template(template_id: str) -> Template:
         raise TemplateError(f"{path.name}: id {data['id']!r} does not match the file name")
     template = _build(data)
     # Fail at load, not mid-upload, when the row schema is missing or unreadable (compiling reads it and its
-    # patterns); tests/test_perf_fast_schema.py checks every schema against the metaschema.
+    # patterns); tests/unit/test_schema_check.py checks every schema against the metaschema.
     fast_check(template.row_schema)
     return template
