@@ -145,7 +145,9 @@ def board_body(board: Mapping[str, Any], units: Sequence[Mapping[str, str]]) -> 
         name = f'<th><a href="{esc(unit_link)}">{esc(unit["name"])}</a></th>'
         rows.append(f'<tr data-unit="{esc(unit["code"])}">{name}{"".join(cells)}</tr>')
     counts = "".join(
-        "<td>" + "<br>".join(f"{OUTCOME_LABELS.get(k, esc(k))} {n}" for k, n in sorted(d["counts"].items())) + "</td>"
+        "<td>"
+        + "<br>".join(f"{label} {d['counts'][k]}" for k, label in OUTCOME_LABELS.items() if d["counts"].get(k))
+        + "</td>"
         for d in deadlines
     )
     table = (
