@@ -139,3 +139,36 @@ def test_libreoffice_prints_every_column_on_every_page(tmp_path: Path) -> None:
         assert any(name in text for name in ("王某某", "李某某", "张某某")), (
             f"page {page} lacks the 联系人 column's data"
         )
+
+
+def test_the_monthly_report_opens_in_libreoffice(demo_month: list[str], tmp_path: Path) -> None:
+    _office_tools()
+    answer = requests.get(
+        f"{LOCAL.api_url}/campaigns/{CAMPAIGN}/reports/monthly",
+        params={"period": "2023-05"},
+        headers={"Authorization": f"Bearer {OFFICE_TOKEN}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    source = tmp_path / "简报.docx"
+    source.write_bytes(answer.content)
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "简报.pdf"), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    for heading in ("一、本月总体情况", "二、问题整改情况", "三、典型案例", "四、下一步工作"):
+        assert heading in text
