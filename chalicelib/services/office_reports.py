@@ -107,9 +107,18 @@ def monthly_figures(registry: Registry, campaign_id: str, period: str | None) ->
         by_unit=lines(lambda r: r.unit_name, units),
         new_total=len(rows),
         overdue_total=len(overdue_rows),
-        case_titles=[(c.unit_name, str(c.fields.get("title") or "（未填案例名称）")) for c in cases],
+        case_titles=[(c.unit_name, case_title(c.fields)) for c in cases],
         problem_note="" if tracked else "问题完成、销号情况待对账销号功能上线后统计（表中以“—”表示）。",
     )
+
+
+def case_title(fields: dict[str, Any]) -> str:
+    """A sheet's 案例名称; a Word case has none, so the start of its 基本情况 stands in."""
+    title = str(fields.get("title") or "").strip()
+    if title:
+        return title
+    facts = " ".join(str(fields.get("facts") or "").split())
+    return (facts[:40] + "…") if len(facts) > 40 else (facts or "（未填案例名称）")
 
 
 def monthly_docx(registry: Registry, campaign_id: str, period: str | None = None) -> bytes:
