@@ -56,8 +56,10 @@ def _key() -> bytes:
 
 def _secure_cookie() -> bool:
     """Secure outside the local stage: the local stack serves plain http on loopback."""
-    base = os.environ.get("PUBLIC_BASE_URL", "https://")
-    return not base.startswith(("http://127.0.0.1", "http://localhost"))
+    from urllib.parse import urlsplit
+
+    base = urlsplit(os.environ.get("PUBLIC_BASE_URL") or "https://")
+    return not (base.scheme == "http" and base.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
 def _now() -> Any:

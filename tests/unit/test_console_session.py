@@ -66,3 +66,25 @@ def test_the_key_comes_from_configuration() -> None:
     assert derived and own and derived != own
     # Derived, not the link key itself: a console cookie's MAC is no link signature.
     assert derived != b"link-key-long-enough-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "secure"),
+    [
+        ("http://127.0.0.1:8000", False),
+        ("http://localhost:8000", False),
+        ("https://report.xinzhou-jtj.example.cn", True),
+        ("http://127.0.0.1.evil.example", True),  # only the loopback stage goes without Secure
+        (None, True),
+    ],
+)
+def test_the_cookie_is_secure_outside_the_local_stage(
+    monkeypatch: pytest.MonkeyPatch, base_url: str | None, secure: bool
+) -> None:
+    from chalicelib.http.console import _secure_cookie
+
+    if base_url is None:
+        monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("PUBLIC_BASE_URL", base_url)
+    assert _secure_cookie() is secure
