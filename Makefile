@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint lint-infra package demo clean install browser bench
+.PHONY: run test test-fast lint lint-infra package demo clean install browser office bench
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON) not found)"; exit 1; }
@@ -50,8 +50,12 @@ lint-infra: build/sam.json
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
+# The export test renders the ledger through LibreOffice to PDF and reads the pages with poppler (docs/console.md).
+office:
+	@command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends libreoffice-calc libreoffice-writer poppler-utils)
+
 # Tests in tiers: tests/unit (no local stack, seconds), tests/integration (the local stack), tests/e2e (browser).
-test: lint lint-infra browser
+test: lint lint-infra browser office
 	REQUIRE_BROWSER=1 $(BIN)/python -m pytest  # `make test` installed chromium: its absence is a failure
 
 test-fast: $(STAMP)

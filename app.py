@@ -12,6 +12,7 @@ from chalice import AuthResponse, BadRequestError, Chalice, Cron, NotFoundError,
 from chalice.app import AuthRequest, CloudWatchEvent, SQSEvent
 
 from chalicelib.config import DEFAULT_UPLOAD_QUEUE_NAME
+from chalicelib.http.console import office_console
 from chalicelib.http.county_portal import county_portal
 
 # Powertools owns logging (structured JSON); Chalice's own handler would print every line twice.
@@ -23,6 +24,10 @@ logger = Logger(service="campaign-reporting")
 
 # The counties' door: public /u/{token} pages; the signed token is their only credential.
 app.register_blueprint(county_portal)
+# The office's desk in a browser: /office pages behind a signed session cookie (docs/console.md).
+app.register_blueprint(office_console, url_prefix="/office")
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+app.api.binary_types.append(DOCX)
 
 
 @cache
@@ -162,6 +167,41 @@ def create_upload_link(campaign_id: str) -> Response:
     except LinkError as exc:
         return Response({"Code": exc.code, "Message": exc.message}, status_code=exc.status)
     return Response(link, status_code=201)
+
+
+def _download(body: bytes, content_type: str, name: str) -> Response:
+    headers = {"Content-Type": content_type, "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    return Response(body=body, status_code=200, headers=headers)
+
+
+@app.route("/campaigns/{campaign_id}/reports/monthly", methods=["GET"], authorizer=office_token)
+def monthly_report(campaign_id: str) -> Response:
+    """The month's 工作简报 (.docx) for the province and the bureau's leaders."""
+    from chalicelib.services.office_reports import monthly_docx
+
+    params = _office_query(lambda _r, _c, **kw: kw, campaign_id, ("period",))
+    body = _query(monthly_docx, _registry(), campaign_id, params.get("period"))
+    return _download(body, DOCX, f"工作简报{params.get('period', '')}.docx")
+
+
+@app.route("/campaigns/{campaign_id}/reports/monthly.xlsx", methods=["GET"], authorizer=office_token)
+def monthly_report_list(campaign_id: str) -> Response:
+    """Attachment 2 city-wide for the month, to go with the 简报."""
+    from chalicelib.services.office_reports import monthly_list_workbook
+
+    params = _office_query(lambda _r, _c, **kw: kw, campaign_id, ("period",))
+    body = _query(monthly_list_workbook, _registry(), campaign_id, params.get("period"))
+    return _download(body, XLSX, f"专项整治事项清单（汇总）{params.get('period', '')}.xlsx")
+
+
+@app.route("/campaigns/{campaign_id}/reports/circular", methods=["GET"], authorizer=office_token)
+def circular_draft(campaign_id: str) -> Response:
+    """A 通报 draft (.docx): units late or missing by deadline, days overdue. Never sent by the system."""
+    from chalicelib.services.office_reports import circular_docx
+
+    params = _office_query(lambda _r, _c, **kw: kw, campaign_id, ("as_of",))
+    body = _query(circular_docx, _registry(), campaign_id, params.get("as_of"))
+    return _download(body, DOCX, f"通报（草稿）{params.get('as_of', '')}.docx")
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -90,3 +90,24 @@ def outbox() -> list[EmailMessage]:
 
 def mails_with_notice_key(fragment: str) -> list[EmailMessage]:
     return [m for m in outbox() if fragment in str(m.get("X-Notice-Key", ""))]
+
+
+@pytest.fixture(scope="session")
+def demo_month(system: Any, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """`make demo`'s uploads, on the campaign's own dates (May 2023), once per session; waits until all
+    are recorded. The console tests (integration and browser) read the board for 2023-05-21 from them."""
+    from infra.local.demo import upload_month, uploads
+
+    lines = upload_month(system.client("s3"), system.outputs.bucket, tmp_path_factory.mktemp("demo-samples"))
+    known = [u for u in uploads() if u[0] != "140900"]  # 140900 names no unit: refused, not a submission
+
+    def recorded() -> bool:
+        status, page = api_get(f"/campaigns/{CAMPAIGN_ID}/submissions", limit="100")
+        names = {item["file_name"] for item in page.get("items", [])} if status == 200 else set()
+        return all(u[3] in names for u in known)
+
+    wait_for(recorded, timeout=60)
+    return lines
+
+
+CAMPAIGN_ID = "xinzhou-2023"

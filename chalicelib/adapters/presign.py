@@ -134,3 +134,25 @@ def presigner_from_settings(settings: Any) -> UploadPresigner:
     # SigV4 is what China regions accept; the endpoint comes from AWS_ENDPOINT_URL locally, the SDK's default in AWS.
     client = default_client("s3", settings.region, Config(signature_version="s3v4"))
     return UploadPresigner(client, settings.bucket_name)
+
+
+DOWNLOAD_EXPIRES_SECONDS = 60  # the office clicks and the browser follows at once
+
+
+def presigned_download(settings: Any, key: str, version_id: str | None, file_name: str) -> str:
+    """A short-lived GET of one exact object version, saved under the unit's own file name."""
+    from urllib.parse import quote
+
+    from botocore.config import Config
+
+    from chalicelib.adapters.aws import default_client
+
+    client = default_client("s3", settings.region, Config(signature_version="s3v4"))
+    params: dict[str, Any] = {
+        "Bucket": settings.bucket_name,
+        "Key": key,
+        "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(file_name)}",
+    }
+    if version_id and version_id != "null":
+        params["VersionId"] = version_id
+    return client.generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_EXPIRES_SECONDS)

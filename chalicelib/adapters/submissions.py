@@ -97,3 +97,8 @@ def record_rejected_key(bucket: str, key: str, version_id: str, received_at: dat
         code=code,
         message=message,
     ).save()
+
+
+def recent_rejected_keys(limit: int = 200) -> list[RejectedUpload]:
+    """The newest refused keys first (one Query on the ``INTAKE#REJECTED`` partition)."""
+    return list(RejectedUpload.query("INTAKE#REJECTED", scan_index_forward=False, limit=limit))

@@ -1,7 +1,8 @@
 """The ledger as an Excel file in the layout of attachment 2, as an office forwards it upward:
 one sheet per period, a 填报单位 column first, the two header rows with merged group cells.
 
-Cells are written as text. Text that begins with = + - @ (or a tab / carriage return) is also
+Cells are written as text, except 序号 (a number); every sheet is set up to print (``print_setup``).
+Text that begins with = + - @ (or a tab / carriage return) is also
 marked with Excel's quote prefix, so nothing a county typed can run as a formula when the file is
 opened or a cell is edited (CSV/formula injection).
 """
@@ -45,17 +46,50 @@ def _cell_text(row: LedgerRow, field: str) -> str:
     return "" if value is None else str(value)
 
 
-def ledger_workbook(rows: Sequence[LedgerRow], title: str) -> bytes:
+TITLE_ROWS = 4  # title, subtitle, 填报单位 / 填报时间, then the two header rows
+HEADER_FIRST, HEADER_LAST = 3, 4
+A4 = 9  # xlsxwriter's paper code
+LINE_POINTS = 14.5  # one line of 10.5 pt text (SimSun / Noto CJK) with leading
+
+
+def summary_title(print_title: Sequence[str]) -> tuple[str, str]:
+    """The attachment's own title, as a city summary: …事项清单（汇总） and its subtitle line."""
+    title = print_title[0] if print_title else "专项整治事项清单"
+    return f"{title}（汇总）", (print_title[1] if len(print_title) > 1 else "")
+
+
+def text_lines(text: str, width: float) -> int:
+    """Lines a wrapped cell needs: a CJK character takes about two width units, ASCII one."""
+    lines = 0
+    for paragraph in text.split("\n") or [""]:
+        units = sum(2 if ord(c) > 0x2E7F else 1 for c in paragraph)
+        lines += max(1, -(-units // max(1, int(width) - 1)))
+    return lines
+
+
+def ledger_workbook(
+    rows: Sequence[LedgerRow],
+    print_title: Sequence[str],
+    *,
+    reporting_unit: str = "",
+    filled_on: str = "",
+) -> bytes:
+    """One sheet per period, set up to print: A4 landscape, one page wide, header rows on every page."""
     import xlsxwriter  # loaded only for an export
 
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    base = {"font_name": "宋体", "font_size": 10.5}
     heading = workbook.add_format(
-        {"bold": True, "align": "center", "valign": "vcenter", "border": 1, "text_wrap": True}
+        base | {"bold": True, "align": "center", "valign": "vcenter", "border": 1, "text_wrap": True}
     )
-    text = workbook.add_format({"valign": "top", "border": 1, "text_wrap": True})
-    quoted = workbook.add_format({"valign": "top", "border": 1, "text_wrap": True, "quote_prefix": True})
-    title_format = workbook.add_format({"bold": True, "font_size": 14, "align": "center"})
+    text = workbook.add_format(base | {"valign": "top", "border": 1, "text_wrap": True})
+    quoted = workbook.add_format(base | {"valign": "top", "border": 1, "text_wrap": True, "quote_prefix": True})
+    number = workbook.add_format(base | {"valign": "top", "align": "center", "border": 1, "num_format": "0"})
+    title_format = workbook.add_format({"font_name": "黑体", "bold": True, "font_size": 16, "align": "center"})
+    subtitle_format = workbook.add_format({"font_name": "楷体", "font_size": 12, "align": "center"})
+    line_format = workbook.add_format(base)
+    title, subtitle = summary_title(print_title)
 
     by_period = groupby(sorted(rows, key=lambda r: r.period), key=lambda r: r.period)
     periods = [(period, list(group)) for period, group in by_period] or [("", [])]
@@ -63,19 +97,42 @@ def ledger_workbook(rows: Sequence[LedgerRow], title: str) -> bytes:
         sheet = workbook.add_worksheet(period_label(period)[:31] if period else "台账")
         last = len(COLUMNS) - 1
         sheet.merge_range(0, 0, 0, last, title, title_format)
-        sheet.merge_range(1, 0, 1, last, f"（{period_label(period)}）" if period else "", title_format)
+        sheet.set_row(0, 26)
+        second = "　".join(x for x in (subtitle, f"（{period_label(period)}）" if period else "") if x)
+        sheet.merge_range(1, 0, 1, last, second, subtitle_format)
+        sheet.merge_range(2, 0, 2, 5, f"填报单位（盖章）：{reporting_unit}", line_format)
+        sheet.merge_range(2, 6, 2, last, f"填报时间：{filled_on}", line_format)
         for index in SINGLE:
-            sheet.merge_range(2, index, 3, index, COLUMNS[index][1], heading)
+            sheet.merge_range(HEADER_FIRST, index, HEADER_LAST, index, COLUMNS[index][1], heading)
         for label, first, end in GROUPS:
-            sheet.merge_range(2, first, 2, end, label, heading)
+            sheet.merge_range(HEADER_FIRST, first, HEADER_FIRST, end, label, heading)
             for index in range(first, end + 1):
-                sheet.write_string(3, index, COLUMNS[index][1], heading)
+                sheet.write_string(HEADER_LAST, index, COLUMNS[index][1], heading)
         for index, width in enumerate(WIDTHS):
             sheet.set_column(index, index, width)
         for offset, row in enumerate(period_rows):
+            lines = 1
             for index, (field, _) in enumerate(COLUMNS):
                 value = _cell_text(row, field)
-                sheet.write_string(4 + offset, index, value, quoted if is_dangerous(value) else text)
-        sheet.freeze_panes(4, 0)
+                if field == "seq" and value.strip().isdigit():
+                    sheet.write_number(HEADER_LAST + 1 + offset, index, int(value.strip()), number)
+                    continue
+                sheet.write_string(HEADER_LAST + 1 + offset, index, value, quoted if is_dangerous(value) else text)
+                lines = max(lines, text_lines(value, WIDTHS[index]))
+            # Explicit heights: Excel does not grow a wrapped row written by a library until it is edited.
+            sheet.set_row(HEADER_LAST + 1 + offset, lines * LINE_POINTS + 4)
+        sheet.freeze_panes(HEADER_LAST + 1, 0)
+        print_setup(sheet, HEADER_FIRST, HEADER_LAST)
     workbook.close()
     return buffer.getvalue()
+
+
+def print_setup(sheet: object, header_first: int, header_last: int) -> None:
+    """A4 landscape, one page wide (as many tall as needed), header rows repeated, centred, page numbers."""
+    sheet.set_paper(A4)  # type: ignore[attr-defined]
+    sheet.set_landscape()  # type: ignore[attr-defined]
+    sheet.fit_to_pages(1, 0)  # type: ignore[attr-defined]
+    sheet.repeat_rows(header_first, header_last)  # type: ignore[attr-defined]
+    sheet.center_horizontally()  # type: ignore[attr-defined]
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)  # type: ignore[attr-defined]
+    sheet.set_footer("&C第 &P 页，共 &N 页")  # type: ignore[attr-defined]

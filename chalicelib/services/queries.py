@@ -238,9 +238,17 @@ def list_issues(registry: Registry, campaign_id: str, **filters: str | None) -> 
 
 def issues_workbook(registry: Registry, campaign_id: str, **filters: str | None) -> bytes:
     from chalicelib.domain.exports import ledger_workbook
+    from chalicelib.domain.tables.templates import load_template
+    from chalicelib.domain.timeutil import now_utc
 
     campaign, rows = ledger_rows(registry, campaign_id, "issue-list", **filters)
-    return ledger_workbook(rows, f"{campaign.name}专项整治事项清单（汇总）")
+    today = now_utc().astimezone(campaign.zone).date()
+    return ledger_workbook(
+        rows,
+        load_template("issue-list").print_title,
+        reporting_unit=campaign.office.name,
+        filled_on=f"{today.year}年{today.month}月{today.day}日",
+    )
 
 
 def list_cases(registry: Registry, campaign_id: str, **filters: str | None) -> dict[str, Any]:

@@ -11,10 +11,20 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import boto3
 
-from infra.local.samples import GOOD_ROWS, SELF_CHECK_REPORT, IssueRow, issue_list_workbook
+from infra.local.samples import (
+    GOOD_ROWS,
+    PROGRESS_REPORT,
+    SELF_CHECK_REPORT,
+    IssueRow,
+    issue_list_workbook,
+    typical_case_docx,
+)
 from infra.local.settings import LocalSettings
 
 CAMPAIGN = "xinzhou-2023"
@@ -27,8 +37,14 @@ def _flawed_rows() -> list[IssueRow]:
     return [replace(first, deadline="六月底"), replace(second, aspect="作风问题"), replace(third, measure="")]
 
 
-def uploads() -> list[tuple[str, str, str, str, bytes]]:
-    """(unit code, deliverable, period, file name, body) of one month's material."""
+# The month as it happened (Asia/Shanghai): the 2023-05 deadlines fall due on 2023-05-20 23:59:59.
+# Each upload carries its own moment, so the board for 2023-05-21 shows on-time, late, missing,
+# rejected and incomplete units whatever day the demo is run (see docs/console.md).
+DemoUpload = tuple[str, str, str, str, bytes, str]
+
+
+def uploads() -> list[DemoUpload]:
+    """(unit code, deliverable, period, file name, body, received at in the campaign's zone) of one month."""
     return [
         (
             "140981",
@@ -36,6 +52,23 @@ def uploads() -> list[tuple[str, str, str, str, bytes]]:
             "2023-05",
             "原平市5月专项整治事项清单.xlsx",
             issue_list_workbook("原平市交通运输局", GOOD_ROWS),
+            "2023-05-18T10:12:00+08:00",
+        ),
+        (
+            "140981",
+            "typical-case",
+            "2023-05",
+            "原平市5月典型案例.docx",
+            typical_case_docx("原平市", "规范治超执法、取消罚款指标"),
+            "2023-05-18T10:20:00+08:00",
+        ),
+        (
+            "140981",
+            "progress-report",
+            "2023-05",
+            "原平市5月工作推进情况.txt",
+            PROGRESS_REPORT.format(unit="原平市", month=5).encode(),
+            "2023-05-19T16:05:00+08:00",
         ),
         (
             "140925",
@@ -43,6 +76,7 @@ def uploads() -> list[tuple[str, str, str, str, bytes]]:
             "2023-05",
             "宁武县5月清单.xlsx",
             issue_list_workbook("宁武县交通运输局", _flawed_rows()),
+            "2023-05-19T17:40:00+08:00",
         ),
         (
             "140925",
@@ -50,18 +84,76 @@ def uploads() -> list[tuple[str, str, str, str, bytes]]:
             "2023-05",
             "宁武县5月清单（修改后）.xlsx",
             issue_list_workbook("宁武县交通运输局", GOOD_ROWS),
+            "2023-05-21T09:30:00+08:00",
         ),
-        ("140923", "self-check-report", "2023-05", "代县自查报告.txt", SELF_CHECK_REPORT.format(unit="代县").encode()),
-        ("140931", "issue-list", "2023-05", "保德县5月清单.doc", b"\xd0\xcf\x11\xe0 legacy word file"),
+        (
+            "140925",
+            "typical-case",
+            "2023-05",
+            "宁武县5月典型案例.docx",
+            typical_case_docx("宁武县", "清理临时执法点位、还路于民"),
+            "2023-05-21T09:35:00+08:00",
+        ),
+        (
+            "140923",
+            "self-check-report",
+            "2023-05",
+            "代县自查报告.txt",
+            SELF_CHECK_REPORT.format(unit="代县").encode(),
+            "2023-05-06T11:00:00+08:00",
+        ),
+        (
+            "140923",
+            "issue-list",
+            "2023-05",
+            "代县5月清单.xlsx",
+            issue_list_workbook("代县交通运输局", GOOD_ROWS),
+            "2023-05-20T15:00:00+08:00",
+        ),
+        (
+            "140931",
+            "issue-list",
+            "2023-05",
+            "保德县5月清单.doc",
+            b"\xd0\xcf\x11\xe0 legacy word file",
+            "2023-05-20T18:00:00+08:00",
+        ),
         (
             "140971",
             "progress-report",
             "2023-05",
             "五台山风景区5月工作推进情况.md",
-            "# 工作推进情况\n\n本月完成……".encode(),
+            PROGRESS_REPORT.format(unit="五台山风景区", month=5).encode(),
+            "2023-05-20T11:00:00+08:00",
         ),
-        ("140900", "issue-list", "2023-05", "忻府区5月清单.xlsx", issue_list_workbook("忻府区交通运输局", GOOD_ROWS)),
+        (
+            "140900",
+            "issue-list",
+            "2023-05",
+            "忻府区5月清单.xlsx",
+            issue_list_workbook("忻府区交通运输局", GOOD_ROWS),
+            "2023-05-17T09:00:00+08:00",
+        ),
     ]
+
+
+def put_on_campaign_clock(s3: Any, bucket: str, key: str, body: bytes, received_at: str) -> str:
+    """Put an object whose S3 event carries ``received_at`` (the local stack's clock for it, see moto_stack)."""
+    instant = datetime.fromisoformat(received_at).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"local-event-time": instant})["VersionId"]
+
+
+def upload_month(s3: Any, bucket: str, samples: Path) -> list[str]:
+    """Put the month's uploads through the county path; keep a copy of each file in ``samples``."""
+    samples.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for unit, deliverable, period, file_name, body, received_at in uploads():
+        (samples / file_name).write_bytes(body)  # to open, edit and upload again by hand
+        key = f"uploads/{CAMPAIGN}/{unit}/{deliverable}/{period}/{file_name}"
+        version = put_on_campaign_clock(s3, bucket, key, body, received_at)
+        lines.append(f"uploaded  {key}  at {received_at} ({len(body)} bytes, version {version})")
+        time.sleep(0.2)
+    return lines
 
 
 def main() -> None:
@@ -75,13 +167,8 @@ def main() -> None:
     )
     bucket = settings.template_parameters["BucketName"]
     samples = settings.outbox_dir.parent / "samples"
-    samples.mkdir(parents=True, exist_ok=True)
-    for unit, deliverable, period, file_name, body in uploads():
-        (samples / file_name).write_bytes(body)  # to open, edit and upload again by hand
-        key = f"uploads/{CAMPAIGN}/{unit}/{deliverable}/{period}/{file_name}"
-        version = s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
-        print(f"uploaded  {key}  ({len(body)} bytes, version {version})")
-        time.sleep(0.2)
+    for line in upload_month(s3, bucket, samples):
+        print(line)
     time.sleep(3)
     url = f"{settings.api_url}/campaigns/{CAMPAIGN}/submissions?limit=20"
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {LOCAL_OFFICE_TOKEN}"})  # noqa: S310

@@ -14,6 +14,8 @@ from moto.server import ThreadedMotoServer
 _sequence = itertools.count()
 _sequence_lock = threading.Lock()
 _patched = False
+# x-amz-meta-… header a local upload may carry to set its notification's eventTime (see demo.py).
+LOCAL_EVENT_TIME_METADATA = "x-amz-meta-local-event-time"
 
 
 def _next_sequencer() -> str:
@@ -46,13 +48,39 @@ def patch_s3_event_fidelity() -> None:
             if version and version != "null":
                 obj["versionId"] = version
             obj["sequencer"] = _next_sequencer()
+            # The local stack's clock for this object: `make demo` replays a month of 2023 on the
+            # campaign's own dates. Only this emulator reads it; in AWS the event time is S3's own.
+            stamped = getattr(_put_request, "event_time", None)
+            if stamped:
+                record["eventTime"] = stamped
             record.setdefault("userIdentity", {"principalId": "AWS:LOCAL"})
             record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
             record.setdefault("responseElements", {"x-amz-request-id": "LOCAL", "x-amz-id-2": "LOCAL"})
         return event
 
     notifications._get_s3_event = _get_s3_event
+    _patch_put_event_time()
     _patched = True
+
+
+_put_request = threading.local()
+
+
+def _patch_put_event_time() -> None:
+    """moto sends the event inside ``put_object`` and sets the metadata after it, so the header is read
+    from the request (on the server thread that builds the event) before the object is stored."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.put_object
+
+    def put_object(self: Any) -> Any:
+        _put_request.event_time = self.headers.get(LOCAL_EVENT_TIME_METADATA)
+        try:
+            return original(self)
+        finally:
+            _put_request.event_time = None
+
+    S3Response.put_object = put_object  # type: ignore[method-assign]
 
 
 _dynamodb_patched = False

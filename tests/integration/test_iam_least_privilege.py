@@ -131,7 +131,10 @@ def observed(system: Any) -> dict[str, set[str]]:
         return presign_post(signer, request_dict, *args, **kwargs)
 
     def recording_presign_url(signer: Any, request_dict: Any, operation_name: str, *args: Any, **kwargs: Any) -> Any:
-        recorder.record_action(*iam_actions(signer._signing_name, operation_name, {}))
+        versioned = bool((request_dict.get("query_string") or {}).get("versionId"))
+        recorder.record_action(
+            *iam_actions(signer._signing_name, operation_name, {"VersionId": "v"} if versioned else {})
+        )
         return presign_url(signer, request_dict, operation_name, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -184,6 +187,28 @@ def _exercise(system: Any) -> None:
     status, _ = api_get(f"/campaigns/{CAMPAIGN}/packages", unit="原平市")
     assert status == 200
     _exercise_county_portal()
+    _exercise_console(accepted)
+
+
+def _exercise_console(version: str) -> None:
+    """The office signs in to the console and downloads an original (a presigned GET of that version)."""
+    import requests
+
+    from tests.integration.test_console import _signed_in
+
+    office = _signed_in()
+    _, page = api_get(f"/campaigns/{CAMPAIGN}/submissions", unit="原平市")
+    item = next(s for s in page["items"] if s["version_id"] == version)
+    answer = office.get(
+        f"{LOCAL.api_url}/office/download",
+        params={"key": item["object_key"], "version": version, "name": item["file_name"]},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 303
+    assert requests.get(answer.headers["Location"], timeout=10).status_code == 200
+    for path in ("/office/refused", "/office/unit?unit=140981", "/office/charts"):
+        assert office.get(f"{LOCAL.api_url}{path}", timeout=20).status_code == 200
 
 
 def _post(path: str, body: dict[str, Any], token: str | None = OFFICE_TOKEN) -> tuple[int, Any]:
@@ -304,5 +329,6 @@ def test_the_upload_function_only_reads_originals_and_the_api_never_scans_or_wri
     assert {a for a in upload if a.startswith("s3:")} == {"s3:GetObject", "s3:GetObjectVersion"}
     api = observed[API_HANDLER]
     assert {a for a in api if a.startswith("dynamodb:")} <= {"dynamodb:Query", "dynamodb:GetItem"}
-    # The API touches S3 only by signing county uploads (a presigned POST), never by a request.
-    assert {a for a in api if a.startswith("s3:")} == {"s3:PutObject"}
+    # The API touches S3 only by signing: county uploads (a presigned POST) and the office's downloads of
+    # an original version (a presigned GET, console), never by a request of its own.
+    assert {a for a in api if a.startswith("s3:")} == {"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"}

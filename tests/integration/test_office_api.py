@@ -84,9 +84,11 @@ def test_the_export_matches_the_ledger_when_read_by_another_reader(ledger: dict[
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(body))
     assert workbook.sheet_names == ["2023年7月"]
     grid = workbook.get_sheet_by_index(0).to_python()
-    assert grid[2][:3] == ["填报单位", "序号", "问题方面"] and grid[2][3] == "问题清单"
-    assert grid[3][3:6] == ["问题表现", "原因剖析", "整改措施"]
-    exported = [(r[0], r[3], r[6]) for r in grid[4:]]
+    # Title, subtitle, the 填报单位 / 填报时间 line, then the two header rows (attachment 2's layout).
+    assert grid[2][0].startswith("填报单位") and "填报时间" in grid[2][6]
+    assert grid[3][:3] == ["填报单位", "序号", "问题方面"] and grid[3][3] == "问题清单"
+    assert grid[4][3:6] == ["问题表现", "原因剖析", "整改措施"]
+    exported = [(r[0], r[3], r[6]) for r in grid[5:]]
     expected = [(i["unit"]["name"], i["symptom"], i["deadline"]) for i in ledger["items"]]
     assert exported == expected
 
@@ -96,7 +98,7 @@ def test_formula_payloads_come_out_neutralised(ledger: dict[str, Any]) -> None:
 
     _, body, _ = _download(f"/campaigns/{CAMPAIGN}/issues.xlsx", period=PERIOD)
     sheet = load_workbook(io.BytesIO(body)).active
-    cell = sheet.cell(row=5, column=4)
+    cell = sheet.cell(row=6, column=4)
     assert str(cell.value).startswith("=HYPERLINK")
     assert cell.data_type == "s"  # text, not a formula
     assert cell.quotePrefix  # and Excel keeps it text when the cell is edited

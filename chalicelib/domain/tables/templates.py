@@ -57,6 +57,7 @@ class Template:
     distinct: tuple[str, ...]
     header_lines: bool
     footer: bool
+    print_title: tuple[str, ...] = ()  # the attachment's own title lines, for exports
 
     def column(self, column_id: str) -> Column:
         return next(c for c in self.columns if c.id == column_id)
@@ -111,6 +112,7 @@ def _build(data: dict[str, Any]) -> Template:
         distinct=tuple(data.get("distinct", ())),
         header_lines=data.get("header_lines", False),
         footer=data.get("footer", False),
+        print_title=tuple(data.get("print_title", ())),
     )
 
 
