@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -11,7 +10,7 @@ from aws_lambda_powertools import Logger
 from chalice import AuthResponse, BadRequestError, Chalice, Cron, NotFoundError, Response
 from chalice.app import AuthRequest, CloudWatchEvent, SQSEvent
 
-from chalicelib.config import DEFAULT_UPLOAD_QUEUE_NAME
+from chalicelib.config import settings
 from chalicelib.http.county_portal import county_portal
 
 # Powertools owns logging (structured JSON); Chalice's own handler would print every line twice.
@@ -33,19 +32,28 @@ def _registry() -> Any:
 
 
 @cache
+def _store() -> Any:
+    """The process's one CampaignStore (DynamoDB), made on first use: the office routes, intake and the sweep
+    share it (and the county portal, through the same ``default_store``)."""
+    from chalicelib.adapters.dynamo_store import default_store
+
+    return default_store()
+
+
+@cache
 def _intake_context() -> Any:
     from chalicelib.adapters.aws import client
     from chalicelib.adapters.mail import sender_from_settings
     from chalicelib.adapters.objects import ObjectStore
-    from chalicelib.config import current
     from chalicelib.services.intake import IntakeContext
 
-    settings = current()
+    config = settings()
     return IntakeContext(
         registry=_registry(),
-        objects=ObjectStore(client("s3", settings.region)),
-        mail=sender_from_settings(settings),
-        max_upload_bytes=settings.max_upload_bytes,
+        objects=ObjectStore(client("s3", config.region)),
+        store=_store(),
+        mail=sender_from_settings(config),
+        max_upload_bytes=config.max_upload_bytes,
     )
 
 
@@ -60,6 +68,13 @@ def _query(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise BadRequestError(exc.message) from exc
 
 
+@cache
+def _office_hashes() -> frozenset[str]:
+    from chalicelib.domain.auth import parse_hashes
+
+    return parse_hashes(settings().office_token_sha256)
+
+
 class Unauthorized(Exception):  # noqa: N818 (API Gateway answers 401 for exactly this message)
     def __init__(self) -> None:
         super().__init__("Unauthorized")
@@ -68,9 +83,9 @@ class Unauthorized(Exception):  # noqa: N818 (API Gateway answers 401 for exactl
 @app.authorizer()
 def office_token(auth_request: AuthRequest) -> AuthResponse:
     """Office routes need a bearer token whose SHA-256 is configured; anything else is a 401."""
-    from chalicelib.domain.auth import configured_hashes, is_office_token
+    from chalicelib.domain.auth import is_office_token
 
-    if not is_office_token(auth_request.token, configured_hashes()):
+    if not is_office_token(auth_request.token, _office_hashes()):
         raise Unauthorized()
     return AuthResponse(routes=["*"], principal_id="office")
 
@@ -86,7 +101,7 @@ def _office_query(call: Any, campaign_id: str, allowed: tuple[str, ...]) -> Any:
 
     params = _query(checked_params, app.current_request.query_params, allowed)
     kwargs = {("unit_ref" if name == "unit" else name): value for name, value in params.items()}
-    return _query(call, _registry(), campaign_id, **kwargs)
+    return _query(call, _registry(), _store(), campaign_id, **kwargs)
 
 
 @app.route("/campaigns/{campaign_id}/submissions", methods=["GET"], authorizer=office_token)
@@ -152,13 +167,11 @@ def campaign_stats(campaign_id: str) -> dict[str, Any]:
 @app.route("/campaigns/{campaign_id}/upload-links", methods=["POST"], authorizer=office_token)
 def create_upload_link(campaign_id: str) -> Response:
     """A county's signed upload link for some deliverables of one period (see docs/upload-links.md)."""
-    from chalicelib.domain.links import LinkError, LinkSettings, issue_link
+    from chalicelib.domain.links import LinkError, issue_link
     from chalicelib.domain.timeutil import now_utc
 
     try:
-        link = issue_link(
-            _registry(), campaign_id, app.current_request.json_body, LinkSettings.from_env(), now=now_utc()
-        )
+        link = issue_link(_registry(), campaign_id, app.current_request.json_body, settings().links(), now=now_utc())
     except LinkError as exc:
         return Response({"Code": exc.code, "Message": exc.message}, status_code=exc.status)
     return Response(link, status_code=201)
@@ -171,7 +184,7 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
-@app.on_sqs_message(queue=os.environ.get("UPLOAD_QUEUE_NAME", DEFAULT_UPLOAD_QUEUE_NAME), batch_size=1)
+@app.on_sqs_message(queue=settings().upload_queue_name, batch_size=1)
 def handle_upload(event: SQSEvent) -> None:
     """One S3 notification per message (batch size 1: a failure retries only itself)."""
     from chalicelib.adapters import metrics
@@ -200,15 +213,14 @@ def daily_sweep(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     """Reminders, overdue notices, escalations and digests of every campaign, for today."""
     from chalicelib.adapters import metrics
     from chalicelib.adapters.mail import sender_from_settings
-    from chalicelib.config import current
     from chalicelib.domain.timeutil import now_utc
     from chalicelib.services.sweep import link_hint, run_sweep
 
     as_of = now_utc()
-    sender = sender_from_settings(current())
+    sender = sender_from_settings(settings())
     counts: dict[str, dict[str, int]] = {}
     for campaign in _registry().campaigns.values():
-        report = run_sweep(campaign, as_of, sender, upload_hint=link_hint(as_of))
+        report = run_sweep(_store(), campaign, as_of, sender, upload_hint=link_hint(as_of, settings().links()))
         counts[campaign.id] = report.counts()
         metrics.notices(counts[campaign.id])
         logger.info(

@@ -90,3 +90,10 @@ def outbox() -> list[EmailMessage]:
 
 def mails_with_notice_key(fragment: str) -> list[EmailMessage]:
     return [m for m in outbox() if fragment in str(m.get("X-Notice-Key", ""))]
+
+
+def dynamo_store() -> Any:
+    """The process's DynamoStore: the one the in-process app uses, bound to the local stack's table."""
+    from chalicelib.adapters.dynamo_store import default_store
+
+    return default_store()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
 
-from chalicelib.adapters.mail import OutgoingMail
 from chalicelib.domain.deadlines import MONTHLY_PERIOD_FORMAT, Deadline, period_label
 from chalicelib.domain.notice_policy import (
     OUTCOME_LABELS,
@@ -26,6 +25,7 @@ from chalicelib.domain.notice_policy import (
     outcomes_by_unit,
     state_of,
 )
+from chalicelib.domain.outgoing import OutgoingMail
 from chalicelib.domain.registry import Campaign, Unit
 
 WEEKDAYS = "一二三四五六日"

@@ -32,19 +32,26 @@ def _registry() -> Any:
 
 
 @cache
+def _store() -> Any:
+    from chalicelib.adapters.dynamo_store import default_store
+
+    return default_store()
+
+
+@cache
 def _presigner() -> Any:
     from chalicelib.adapters.presign import presigner_from_settings
-    from chalicelib.config import current
+    from chalicelib.config import settings
 
-    return presigner_from_settings(current())
+    return presigner_from_settings(settings())
 
 
 def _open(token: str) -> Grant:
-    from chalicelib.domain.links import LinkSettings, open_link
+    from chalicelib.config import settings
+    from chalicelib.domain.links import open_link
     from chalicelib.domain.timeutil import now_utc
 
-    settings = LinkSettings.from_env()
-    return open_link(_registry(), token, settings.keys(), now=now_utc())
+    return open_link(_registry(), token, settings().links().keys(), now=now_utc())
 
 
 def _contact_line(grant: Grant) -> str:
@@ -93,29 +100,24 @@ def _json_error(exc: LinkError) -> Response:
 
 def _records(grant: Grant) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str | None]]:
     """The unit's submissions for the link's deliverables (newest first) and each one's current version."""
-    from chalicelib.adapters.deliveries import delivery
-    from chalicelib.adapters.models import Submission, deadline_pk
     from chalicelib.services.queries import submission_json
 
-    campaign, unit = grant.campaign, grant.unit
+    campaign, unit, store = grant.campaign, grant.unit, _store()
     submissions: dict[str, list[dict[str, Any]]] = {}
     current: dict[str, str | None] = {}
     for deliverable in grant.deliverables:
         # One Query on the deadline index, narrowed to this unit: never another unit's records.
-        items = Submission.by_deadline.query(
-            deadline_pk(campaign.id, deliverable.id, grant.period),
-            Submission.gsi1sk.startswith(f"U#{unit.code}#"),
-            scan_index_forward=False,
-            limit=SUBMISSIONS_SHOWN,
+        page = store.deadline_submissions(
+            campaign.id, deliverable.id, grant.period, unit_code=unit.code, limit=SUBMISSIONS_SHOWN
         )
-        submissions[deliverable.id] = [submission_json(item, campaign) for item in items]
-        pointer = delivery(campaign.id, unit.code, deliverable.id, grant.period)
+        submissions[deliverable.id] = [submission_json(item, campaign) for item in page.items]
+        pointer = store.delivery(campaign.id, unit.code, deliverable.id, grant.period)
         current[deliverable.id] = pointer.current_version if pointer else None
     return submissions, current
 
 
 def _view(grant: Grant, token: str, nonce: str) -> Any:
-    from chalicelib.config import current
+    from chalicelib.config import settings
     from chalicelib.domain.deadlines import DEADLINE_STATUS_LABELS, period_label
     from chalicelib.domain.timeutil import now_utc
     from chalicelib.http.portal_page import DeliverableView, PortalView
@@ -135,7 +137,7 @@ def _view(grant: Grant, token: str, nonce: str) -> Any:
         unit_name=grant.unit.name,
         period_label=period_label(grant.period),
         expires_at=grant.expires_at.astimezone(campaign.zone),
-        max_bytes=current().max_upload_bytes,
+        max_bytes=settings().max_upload_bytes,
         nonce=nonce,
         notes=notes,
         deliverables=[
@@ -201,7 +203,7 @@ def county_submissions(token: str) -> Response:
 @county_portal.route("/u/{token}/presign", methods=["POST"], content_types=["application/json"])
 def county_presign(token: str) -> Response:
     from chalicelib.adapters.presign import plan_upload
-    from chalicelib.config import current
+    from chalicelib.config import settings
     from chalicelib.domain.links import LinkError
     from chalicelib.http.portal_page import json_body, json_headers
 
@@ -219,7 +221,7 @@ def county_presign(token: str) -> Response:
             body.get("deliverable"),
             body.get("file_name"),
             body.get("size"),
-            current().max_upload_bytes,
+            settings().max_upload_bytes,
         )
     except LinkError as exc:
         return _json_error(exc)

@@ -15,7 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.domain.fast_schema import fast_check
-from chalicelib.domain.receipts import Finding
+from chalicelib.domain.findings import Finding
 from chalicelib.domain.schemas import validator
 from chalicelib.domain.tables.header import HeaderMatch, footer_field, footer_values
 from chalicelib.domain.tables.readers import MAX_DATA_ROWS, Grid
