@@ -1,0 +1,14 @@
+"""The CampaignStore contract (tests/store_contract.py) on the in-memory twin."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.adapters.memory_store import MemoryStore
+from tests.store_contract import StoreContract
+
+
+class TestMemoryStore(StoreContract):
+    @pytest.fixture
+    def store(self) -> MemoryStore:
+        return MemoryStore()
