@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -253,7 +254,7 @@ class StoreContract:
 
     def test_racing_pointer_moves_end_on_the_newest(self, store: CampaignStore, campaign: str) -> None:
         events = [event(campaign, f"v{n}", T0 + timedelta(seconds=n)) for n in range(8)]
-        together([lambda e=e: store.record_delivery(e) for e in reversed(events)])
+        together([partial(store.record_delivery, e) for e in reversed(events)])
         state = store.delivery(campaign, "140981", "issue-list", "2023-05")
         assert state is not None and state.current_version == "v7" and state.first_accepted_at == T0
 

@@ -154,8 +154,8 @@ def _notice(key: NoticeKey, item: Notice) -> NoticeRecord:
     return NoticeRecord(
         key=key,
         kind=item.kind,
-        recipients=tuple(item.recipients or ()),
-        cc=tuple(item.cc or ()),
+        recipients=tuple(str(r) for r in item.recipients or ()),
+        cc=tuple(str(r) for r in item.cc or ()),
         subject=item.subject,
         text=item.text,
         html=item.html,

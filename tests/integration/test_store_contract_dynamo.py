@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import dynamo_store
+from chalicelib.domain.store import CampaignStore
 from tests.store_contract import StoreContract
 
 
 class TestDynamoStore(StoreContract):
     @pytest.fixture
-    def store(self, system: Any) -> Any:
-        return dynamo_store()
+    def store(self, system: Any) -> CampaignStore:  # mypy checks here that DynamoStore keeps the protocol
+        from chalicelib.adapters.dynamo_store import default_store
+
+        return default_store()
