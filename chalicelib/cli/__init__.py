@@ -119,6 +119,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from chalicelib.adapters.mail import sender_from_settings
     from chalicelib.cli.calendar_cli import format_table
     from chalicelib.config import settings
+    from chalicelib.domain.findings import SendOutcome
     from chalicelib.domain.registry import default_registry
     from chalicelib.domain.timeutil import now_utc
     from chalicelib.services.sweep import OUTCOME_LABELS, link_hint, run_sweep
@@ -162,7 +163,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"被拒收，请电话联系：{unit} {'、'.join(item.to)}（{item.natural_key}）")
         print()
     # Failed sends are retried by the next run; say so in the exit code so a wrapper script notices.
-    return 1 if any(i.outcome in ("failed", "rejected") for r in reports for i in r.items) else 0
+    failed = (SendOutcome.FAILED, SendOutcome.REJECTED)
+    return 1 if any(i.outcome in failed for r in reports for i in r.items) else 0
 
 
 # Findings that mean the file itself could not be used, as opposed to content to correct.

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from chalicelib.adapters.mail import MailSender, mail_session
 from chalicelib.domain.deadlines import Deadline, campaign_deadlines
-from chalicelib.domain.findings import NoticeStatus
+from chalicelib.domain.findings import NoticeStatus, SendOutcome
 from chalicelib.domain.links import LinkConfigError, LinkSettings, upload_link
 from chalicelib.domain.notice_policy import (
     DeliveryState,
@@ -50,14 +50,15 @@ from chalicelib.domain.workdays import WorkdayCalendar
 from chalicelib.services.board import MAX_WORKERS, TableReads, table_states
 from chalicelib.services.notices import DEFAULT_LEASE, RETRY_DELAYS_SECONDS, send_once
 
-SweepOutcome = Literal["sent", "already-sent", "in-flight", "failed", "rejected", "would-send"]
+WOULD_SEND = "would-send"  # a dry run's outcome: decided, composed, not in the log yet
+SweepOutcome = SendOutcome | Literal["would-send"]
 OUTCOME_LABELS: dict[str, str] = {
-    "sent": "已发送",
-    "already-sent": "此前已发送",
-    "in-flight": "另一进程发送中",
-    "failed": "发送失败（下次运行重试）",
-    "rejected": "被拒收（需人工处理）",
-    "would-send": "将发送（演练）",
+    SendOutcome.SENT: "已发送",
+    SendOutcome.ALREADY_SENT: "此前已发送",
+    SendOutcome.IN_FLIGHT: "另一进程发送中",
+    SendOutcome.FAILED: "发送失败（下次运行重试）",
+    SendOutcome.REJECTED: "被拒收（需人工处理）",
+    WOULD_SEND: "将发送（演练）",
 }
 # Parallel senders for a big sweep (see sweep_workers; MAX_WORKERS is the board's); an SMTP relay accepts this
 # many connections from one client (Postfix: 50 by default), DynamoDB on demand does not notice.
@@ -128,12 +129,12 @@ def _logged_outcome(store: CampaignStore, key: NoticeKey) -> SweepOutcome:
     """For a dry run: what the log already says about a notice (a read, never a write)."""
     notice = store.get_notice(key)
     if notice is None:
-        return "would-send"
+        return WOULD_SEND
     if notice.status == NoticeStatus.SENT:
-        return "already-sent"
+        return SendOutcome.ALREADY_SENT
     if notice.status == NoticeStatus.REJECTED:
-        return "rejected"
-    return "would-send"
+        return SendOutcome.REJECTED
+    return WOULD_SEND
 
 
 # --- the sweep ---------------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ class SweepReport:
     @property
     def undeliverable(self) -> list[SweepItem]:
         """Notices the mail server refused for good (bad address …): the office must follow up by phone."""
-        return [i for i in self.items if i.outcome == "rejected"]
+        return [i for i in self.items if i.outcome == SendOutcome.REJECTED]
 
     def to_json(self) -> dict[str, Any]:
         return {
