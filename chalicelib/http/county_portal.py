@@ -33,9 +33,9 @@ def _registry() -> Any:
 
 @cache
 def _store() -> Any:
-    from chalicelib.adapters.dynamo_store import default_store
+    from chalicelib.services.portal import process_store
 
-    return default_store()
+    return process_store()
 
 
 @cache
@@ -99,21 +99,9 @@ def _json_error(exc: LinkError) -> Response:
 
 
 def _records(grant: Grant) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str | None]]:
-    """The unit's submissions for the link's deliverables (newest first) and each one's current version."""
-    from chalicelib.services.queries import submission_json
+    from chalicelib.services.portal import unit_records
 
-    campaign, unit, store = grant.campaign, grant.unit, _store()
-    submissions: dict[str, list[dict[str, Any]]] = {}
-    current: dict[str, str | None] = {}
-    for deliverable in grant.deliverables:
-        # One Query on the deadline index, narrowed to this unit: never another unit's records.
-        page = store.deadline_submissions(
-            campaign.id, deliverable.id, grant.period, unit_code=unit.code, limit=SUBMISSIONS_SHOWN
-        )
-        submissions[deliverable.id] = [submission_json(item, campaign) for item in page.items]
-        pointer = store.delivery(campaign.id, unit.code, deliverable.id, grant.period)
-        current[deliverable.id] = pointer.current_version if pointer else None
-    return submissions, current
+    return unit_records(_store(), grant, SUBMISSIONS_SHOWN)
 
 
 def _view(grant: Grant, token: str, nonce: str) -> Any:
