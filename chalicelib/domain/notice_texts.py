@@ -3,7 +3,7 @@
 Each message says what is due, by when (Beijing time), what the system has received and in what state,
 and how to upload, so a county clerk can act on it without phoning the office. Every message is built
 once as a list of blocks and rendered to both the text and the HTML part, so the two never disagree.
-The caller passes the Message-ID (``notice_log.NoticeKey.message_id``), so a resend is the same message.
+The caller passes the Message-ID (``chalicelib.domain.outgoing.NoticeKey.message_id``), so a resend is the same message.
 """
 
 from __future__ import annotations
