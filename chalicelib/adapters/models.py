@@ -14,6 +14,8 @@ Keys and the access patterns they serve (README, "Data model"):
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
@@ -154,7 +156,7 @@ class Submission(_TableModel):
     warnings = ListAttribute(of=Finding, default=list)
     row_count = NumberAttribute(null=True)
     # What the checks read off the file: header lines, sections found, page count …
-    details = MapAttribute(default=dict)
+    details: MapAttribute[str, Any] = MapAttribute(default=dict)
     updated_at = UTCDateTimeAttribute()
 
 
@@ -270,7 +272,7 @@ class DeliveryRow(_TableModel):
     sheet = UnicodeAttribute(null=True)
     row = NumberAttribute(null=True)
     aspect = UnicodeAttribute(null=True)
-    fields = MapAttribute(default=dict)
+    fields: MapAttribute[str, Any] = MapAttribute(default=dict)
 
 
 TABLE_MODELS.extend([Submission, RejectedUpload, Notice, Delivery, DeliveryRow])

@@ -50,7 +50,7 @@ from chalicelib.domain.workdays import WorkdayCalendar
 from chalicelib.services.board import MAX_WORKERS, TableReads, table_states
 from chalicelib.services.notices import DEFAULT_LEASE, RETRY_DELAYS_SECONDS, send_once
 
-WOULD_SEND = "would-send"  # a dry run's outcome: decided, composed, not in the log yet
+WOULD_SEND: Literal["would-send"] = "would-send"  # a dry run's outcome: decided, composed, not in the log yet
 SweepOutcome = SendOutcome | Literal["would-send"]
 OUTCOME_LABELS: dict[str, str] = {
     SendOutcome.SENT: "已发送",
