@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -11,7 +10,7 @@ from aws_lambda_powertools import Logger
 from chalice import AuthResponse, BadRequestError, Chalice, Cron, NotFoundError, Response
 from chalice.app import AuthRequest, CloudWatchEvent, SQSEvent
 
-from chalicelib.config import DEFAULT_UPLOAD_QUEUE_NAME
+from chalicelib.config import settings
 from chalicelib.http.console import office_console
 from chalicelib.http.county_portal import county_portal
 
@@ -38,19 +37,28 @@ def _registry() -> Any:
 
 
 @cache
+def _store() -> Any:
+    """The process's one CampaignStore (DynamoDB), made on first use: the office routes, intake and the sweep
+    share it (and the county portal, through the same ``default_store``)."""
+    from chalicelib.adapters.dynamo_store import default_store
+
+    return default_store()
+
+
+@cache
 def _intake_context() -> Any:
     from chalicelib.adapters.aws import client
     from chalicelib.adapters.mail import sender_from_settings
     from chalicelib.adapters.objects import ObjectStore
-    from chalicelib.config import current
     from chalicelib.services.intake import IntakeContext
 
-    settings = current()
+    config = settings()
     return IntakeContext(
         registry=_registry(),
-        objects=ObjectStore(client("s3", settings.region)),
-        mail=sender_from_settings(settings),
-        max_upload_bytes=settings.max_upload_bytes,
+        objects=ObjectStore(client("s3", config.region)),
+        store=_store(),
+        mail=sender_from_settings(config),
+        max_upload_bytes=config.max_upload_bytes,
     )
 
 
@@ -65,6 +73,20 @@ def _query(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise BadRequestError(exc.message) from exc
 
 
+@cache
+def _office_hashes() -> frozenset[str]:
+    from chalicelib.domain.auth import parse_hashes
+
+    return parse_hashes(settings().office_token_sha256)
+
+
+def _request() -> Any:
+    """The request being handled (Chalice sets it before any route runs)."""
+    request = app.current_request
+    assert request is not None
+    return request
+
+
 class Unauthorized(Exception):  # noqa: N818 (API Gateway answers 401 for exactly this message)
     def __init__(self) -> None:
         super().__init__("Unauthorized")
@@ -73,9 +95,9 @@ class Unauthorized(Exception):  # noqa: N818 (API Gateway answers 401 for exactl
 @app.authorizer()
 def office_token(auth_request: AuthRequest) -> AuthResponse:
     """Office routes need a bearer token whose SHA-256 is configured; anything else is a 401."""
-    from chalicelib.domain.auth import configured_hashes, is_office_token
+    from chalicelib.domain.auth import is_office_token
 
-    if not is_office_token(auth_request.token, configured_hashes()):
+    if not is_office_token(auth_request.token, _office_hashes()):
         raise Unauthorized()
     return AuthResponse(routes=["*"], principal_id="office")
 
@@ -89,9 +111,9 @@ def _office_query(call: Any, campaign_id: str, allowed: tuple[str, ...]) -> Any:
     """Check the query string, then answer; ``unit`` is passed on as ``unit_ref``."""
     from chalicelib.services.queries import checked_params
 
-    params = _query(checked_params, app.current_request.query_params, allowed)
+    params = _query(checked_params, _request().query_params, allowed)
     kwargs = {("unit_ref" if name == "unit" else name): value for name, value in params.items()}
-    return _query(call, _registry(), campaign_id, **kwargs)
+    return _query(call, _registry(), _store(), campaign_id, **kwargs)
 
 
 @app.route("/campaigns/{campaign_id}/submissions", methods=["GET"], authorizer=office_token)
@@ -157,20 +179,21 @@ def campaign_stats(campaign_id: str) -> dict[str, Any]:
 @app.route("/campaigns/{campaign_id}/upload-links", methods=["POST"], authorizer=office_token)
 def create_upload_link(campaign_id: str) -> Response:
     """A county's signed upload link for some deliverables of one period (see docs/upload-links.md)."""
-    from chalicelib.domain.links import LinkError, LinkSettings, issue_link
+    from chalicelib.domain.links import LinkError, issue_link
     from chalicelib.domain.timeutil import now_utc
 
     try:
-        link = issue_link(
-            _registry(), campaign_id, app.current_request.json_body, LinkSettings.from_env(), now=now_utc()
-        )
+        link = issue_link(_registry(), campaign_id, _request().json_body, settings().links(), now=now_utc())
     except LinkError as exc:
         return Response({"Code": exc.code, "Message": exc.message}, status_code=exc.status)
     return Response(link, status_code=201)
 
 
 def _download(body: bytes, content_type: str, name: str) -> Response:
-    headers = {"Content-Type": content_type, "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": content_type,
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+    }
     return Response(body=body, status_code=200, headers=headers)
 
 
@@ -179,8 +202,8 @@ def monthly_report(campaign_id: str) -> Response:
     """The month's 工作简报 (.docx) for the province and the bureau's leaders."""
     from chalicelib.services.office_reports import monthly_docx
 
-    params = _office_query(lambda _r, _c, **kw: kw, campaign_id, ("period",))
-    body = _query(monthly_docx, _registry(), campaign_id, params.get("period"))
+    params = _office_query(lambda _r, _s, _c, **kw: kw, campaign_id, ("period",))
+    body = _query(monthly_docx, _registry(), _store(), campaign_id, params.get("period"))
     return _download(body, DOCX, f"工作简报{params.get('period', '')}.docx")
 
 
@@ -189,8 +212,8 @@ def monthly_report_list(campaign_id: str) -> Response:
     """Attachment 2 city-wide for the month, to go with the 简报."""
     from chalicelib.services.office_reports import monthly_list_workbook
 
-    params = _office_query(lambda _r, _c, **kw: kw, campaign_id, ("period",))
-    body = _query(monthly_list_workbook, _registry(), campaign_id, params.get("period"))
+    params = _office_query(lambda _r, _s, _c, **kw: kw, campaign_id, ("period",))
+    body = _query(monthly_list_workbook, _registry(), _store(), campaign_id, params.get("period"))
     return _download(body, XLSX, f"专项整治事项清单（汇总）{params.get('period', '')}.xlsx")
 
 
@@ -199,8 +222,8 @@ def circular_draft(campaign_id: str) -> Response:
     """A 通报 draft (.docx): units late or missing by deadline, days overdue. Never sent by the system."""
     from chalicelib.services.office_reports import circular_docx
 
-    params = _office_query(lambda _r, _c, **kw: kw, campaign_id, ("as_of",))
-    body = _query(circular_docx, _registry(), campaign_id, params.get("as_of"))
+    params = _office_query(lambda _r, _s, _c, **kw: kw, campaign_id, ("as_of",))
+    body = _query(circular_docx, _registry(), _store(), campaign_id, params.get("as_of"))
     return _download(body, DOCX, f"通报（草稿）{params.get('as_of', '')}.docx")
 
 
@@ -211,7 +234,7 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
-@app.on_sqs_message(queue=os.environ.get("UPLOAD_QUEUE_NAME", DEFAULT_UPLOAD_QUEUE_NAME), batch_size=1)
+@app.on_sqs_message(queue=settings().upload_queue_name, batch_size=1)
 def handle_upload(event: SQSEvent) -> None:
     """One S3 notification per message (batch size 1: a failure retries only itself)."""
     from chalicelib.adapters import metrics
@@ -240,15 +263,14 @@ def daily_sweep(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     """Reminders, overdue notices, escalations and digests of every campaign, for today."""
     from chalicelib.adapters import metrics
     from chalicelib.adapters.mail import sender_from_settings
-    from chalicelib.config import current
     from chalicelib.domain.timeutil import now_utc
     from chalicelib.services.sweep import link_hint, run_sweep
 
     as_of = now_utc()
-    sender = sender_from_settings(current())
+    sender = sender_from_settings(settings())
     counts: dict[str, dict[str, int]] = {}
     for campaign in _registry().campaigns.values():
-        report = run_sweep(campaign, as_of, sender, upload_hint=link_hint(as_of))
+        report = run_sweep(_store(), campaign, as_of, sender, upload_hint=link_hint(as_of, settings().links()))
         counts[campaign.id] = report.counts()
         metrics.notices(counts[campaign.id])
         logger.info(

@@ -111,3 +111,10 @@ def demo_month(system: Any, tmp_path_factory: pytest.TempPathFactory) -> list[st
 
 
 CAMPAIGN_ID = "xinzhou-2023"
+
+
+def dynamo_store() -> Any:
+    """The process's DynamoStore: the one the in-process app uses, bound to the local stack's table."""
+    from chalicelib.adapters.dynamo_store import default_store
+
+    return default_store()

@@ -66,12 +66,17 @@ class CrashOnce:
 
 
 def for_unit(unit: str) -> Callable[..., bool]:
-    """A ``when`` for intake's steps: their first argument is the UploadTarget, or the receipt's NoticeKey."""
+    """A ``when`` for intake's steps: a call about ``unit``. The store's methods take a record naming the unit
+    (``.unit``), or the unit's code among their arguments; ``send_once`` takes the receipt's NoticeKey."""
 
-    def when(first: Any, *_: Any, **__: Any) -> bool:
-        target_unit = getattr(getattr(first, "unit", None), "code", None)
-        notice_key = getattr(first, "key", "")
-        return target_unit == unit or (isinstance(notice_key, str) and notice_key.startswith(f"{unit}#"))
+    def about(arg: Any) -> bool:
+        named = getattr(arg, "unit", None)
+        named = getattr(named, "code", named)
+        notice_key = getattr(arg, "key", "")
+        return arg == unit or named == unit or (isinstance(notice_key, str) and notice_key.startswith(f"{unit}#"))
+
+    def when(*args: Any, **__: Any) -> bool:
+        return any(about(arg) for arg in args)
 
     return when
 

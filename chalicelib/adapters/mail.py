@@ -7,24 +7,13 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any, Protocol
 
 from chalicelib.config import Settings
-
-
-@dataclass(frozen=True)
-class OutgoingMail:
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    message_id: str
-    html: str | None = None
-    cc: tuple[str, ...] = ()
-    headers: dict[str, str] = field(default_factory=dict)
+from chalicelib.domain.outgoing import OutgoingMail
 
 
 class MailError(Exception):

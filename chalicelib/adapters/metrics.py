@@ -10,16 +10,22 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from chalicelib.domain.findings import SendOutcome, SubmissionStatus
+
 NAMESPACE = "CampaignReporting"
 
 # Upload statuses and sweep outcomes → the metric each one counts toward.
-UPLOAD_METRICS = {
-    "accepted": "UploadsAccepted",
-    "rejected": "UploadsRejected",
-    "received-for-review": "UploadsForReview",
-    "received": "UploadsReceived",
+UPLOAD_METRICS: dict[str, str] = {
+    SubmissionStatus.ACCEPTED: "UploadsAccepted",
+    SubmissionStatus.REJECTED: "UploadsRejected",
+    SubmissionStatus.RECEIVED_FOR_REVIEW: "UploadsForReview",
+    SubmissionStatus.RECEIVED: "UploadsReceived",
 }
-NOTICE_METRICS = {"sent": "NoticesSent", "failed": "NoticesFailed", "rejected": "NoticesRejected"}
+NOTICE_METRICS: dict[str, str] = {
+    SendOutcome.SENT: "NoticesSent",
+    SendOutcome.FAILED: "NoticesFailed",
+    SendOutcome.REJECTED: "NoticesRejected",
+}
 
 
 @cache

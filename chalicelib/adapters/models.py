@@ -14,7 +14,7 @@ Keys and the access patterns they serve (README, "Data model"):
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 from pynamodb.attributes import (
     ListAttribute,
@@ -31,9 +31,12 @@ from chalicelib.adapters.aws import build_pynamodb_client
 
 
 class _TableMeta:
-    table_name = os.environ.get("TABLE_NAME", "campaign-reporting")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "cn-north-1"
-    host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+    # Placeholders until bind_table() (called when a DynamoStore is made, from chalicelib.config.settings()):
+    # nothing here reads the environment at import time. They must exist now: PynamoDB fills in a Meta's
+    # missing region and host from its own defaults when the model class is created.
+    table_name = "campaign-reporting"
+    region: str | None = None
+    host: str | None = None
     # Throttling and 5xx: PynamoDB's botocore client retries in "standard" mode, 1 + 4 attempts in all,
     # as chalicelib.adapters.aws configures the app's own clients; past that the SQS message is retried.
     max_retry_attempts = 4
@@ -54,6 +57,18 @@ class _TableModel(Model):
         table = super()._get_connection()
         build_pynamodb_client(table.connection)  # once; afterwards an attribute check
         return table
+
+
+TABLE_MODELS: list[type[Model]] = []  # filled below; bind_table() points each at the table
+
+
+def bind_table(table_name: str, region: str, host: str | None) -> None:
+    """Point every model at the campaign table; a model that already talked to another table reconnects."""
+    if (_TableMeta.table_name, _TableMeta.region, _TableMeta.host) == (table_name, region, host):
+        return
+    _TableMeta.table_name, _TableMeta.region, _TableMeta.host = table_name, region, host
+    for model in TABLE_MODELS:
+        model._connection = None
 
 
 def is_condition_failure(exc: Exception) -> bool:
@@ -141,7 +156,7 @@ class Submission(_TableModel):
     warnings = ListAttribute(of=Finding, default=list)
     row_count = NumberAttribute(null=True)
     # What the checks read off the file: header lines, sections found, page count …
-    details = MapAttribute(default=dict)
+    details: MapAttribute[str, Any] = MapAttribute(default=dict)
     updated_at = UTCDateTimeAttribute()
 
 
@@ -257,4 +272,7 @@ class DeliveryRow(_TableModel):
     sheet = UnicodeAttribute(null=True)
     row = NumberAttribute(null=True)
     aspect = UnicodeAttribute(null=True)
-    fields = MapAttribute(default=dict)
+    fields: MapAttribute[str, Any] = MapAttribute(default=dict)
+
+
+TABLE_MODELS.extend([Submission, RejectedUpload, Notice, Delivery, DeliveryRow])

@@ -21,6 +21,9 @@ def _use_local_stage() -> None:
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text(encoding="utf-8"))
     for key, value in config["stages"]["local"]["environment_variables"].items():
         os.environ.setdefault(key, value)
+    from chalicelib.config import settings
+
+    settings.cache_clear()  # read again, with the local stage's defaults
 
 
 def _print_json(value: object) -> None:
@@ -48,11 +51,14 @@ def cmd_units(args: argparse.Namespace) -> int:
 
 
 def cmd_submissions(args: argparse.Namespace) -> int:
+    from chalicelib.adapters.dynamo_store import default_store
     from chalicelib.domain.registry import default_registry
     from chalicelib.services.queries import QueryError, list_submissions
 
     try:
-        page = list_submissions(default_registry(), args.campaign, unit_ref=args.unit, limit=str(args.limit))
+        page = list_submissions(
+            default_registry(), default_store(), args.campaign, unit_ref=args.unit, limit=str(args.limit)
+        )
     except QueryError as exc:
         print(exc.message, file=sys.stderr)
         return 2
@@ -71,7 +77,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
     """Put a file where a county's upload goes (for the office uploading on a unit's behalf)."""
     import boto3
 
-    from chalicelib.config import current
+    from chalicelib.config import settings
     from chalicelib.domain.registry import default_registry
     from chalicelib.domain.upload_keys import UploadKeyError, resolve_upload_key, upload_key
 
@@ -85,10 +91,10 @@ def cmd_upload(args: argparse.Namespace) -> int:
     except UploadKeyError as exc:
         print(exc.message, file=sys.stderr)
         return 2
-    settings = current()
-    s3 = boto3.client("s3", region_name=settings.region)
-    version = s3.put_object(Bucket=settings.bucket_name, Key=key, Body=path.read_bytes())["VersionId"]
-    print(f"s3://{settings.bucket_name}/{key}  version {version}")
+    config = settings()
+    s3 = boto3.client("s3", region_name=config.region)
+    version = s3.put_object(Bucket=config.bucket_name, Key=key, Body=path.read_bytes())["VersionId"]
+    print(f"s3://{config.bucket_name}/{key}  version {version}")
     return 0
 
 
@@ -109,9 +115,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """The daily sweep against the configured stack, as if it were ``--as-of`` at 09:00 local time."""
     from datetime import datetime, time
 
+    from chalicelib.adapters.dynamo_store import default_store
     from chalicelib.adapters.mail import sender_from_settings
     from chalicelib.cli.calendar_cli import format_table
-    from chalicelib.config import current
+    from chalicelib.config import settings
+    from chalicelib.domain.findings import SendOutcome
     from chalicelib.domain.registry import default_registry
     from chalicelib.domain.timeutil import now_utc
     from chalicelib.services.sweep import OUTCOME_LABELS, link_hint, run_sweep
@@ -121,12 +129,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"未找到专项活动 {args.campaign!r}；已有：{'、'.join(sorted(registry.campaigns))}", file=sys.stderr)
         return 2
     campaigns = [registry.campaigns[args.campaign]] if args.campaign else list(registry.campaigns.values())
-    sender = sender_from_settings(current())
+    sender = sender_from_settings(settings())
     reports = []
     for campaign in campaigns:
         # The scheduled run is at 09:00 in the campaign's zone; --as-of replays that morning.
         as_of = datetime.combine(args.as_of, time(9), tzinfo=campaign.zone) if args.as_of else now_utc()
-        reports.append(run_sweep(campaign, as_of, sender, dry_run=args.dry_run, upload_hint=link_hint(as_of)))
+        hint = link_hint(as_of, settings().links())
+        reports.append(run_sweep(default_store(), campaign, as_of, sender, dry_run=args.dry_run, upload_hint=hint))
     if args.json:
         _print_json([r.to_json() for r in reports])
     for report in [] if args.json else reports:
@@ -154,7 +163,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"被拒收，请电话联系：{unit} {'、'.join(item.to)}（{item.natural_key}）")
         print()
     # Failed sends are retried by the next run; say so in the exit code so a wrapper script notices.
-    return 1 if any(i.outcome in ("failed", "rejected") for r in reports for i in r.items) else 0
+    failed = (SendOutcome.FAILED, SendOutcome.REJECTED)
+    return 1 if any(i.outcome in failed for r in reports for i in r.items) else 0
 
 
 # Findings that mean the file itself could not be used, as opposed to content to correct.
@@ -165,7 +175,8 @@ UNUSABLE_CODES = frozenset(
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a file offline, exactly as an upload would be: 0 accepted, 1 rejected, 2 unusable input."""
-    from chalicelib.config import current
+    from chalicelib.config import settings
+    from chalicelib.domain.findings import SubmissionStatus
     from chalicelib.domain.registry import default_registry
     from chalicelib.domain.validation import check_envelope, check_file, rejected
 
@@ -186,13 +197,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"找不到文件 {path}", file=sys.stderr)
         return 2
     data = path.read_bytes()
-    envelope = check_envelope(deliverable, path.name, len(data), current().max_upload_bytes)
+    envelope = check_envelope(deliverable, path.name, len(data), settings().max_upload_bytes)
     verdict = rejected(*envelope) if envelope else check_file(campaign, deliverable, unit, path.name, data)
     findings = {
         "errors": [{k: v for k, v in vars(f).items() if v is not None} for f in verdict.errors],
         "warnings": [{k: v for k, v in vars(f).items() if v is not None} for f in verdict.warnings],
     }
-    accepted = verdict.status != "rejected"
+    accepted = verdict.status != SubmissionStatus.REJECTED
     if args.json:
         _print_json({"accepted": accepted, "status": verdict.status, "rows": len(verdict.rows), **findings})
     else:
@@ -259,10 +270,10 @@ def replay_dlq(sqs: Any, queue_name: str, limit: int | None = None, dry_run: boo
 
 def cmd_replay_dlq(args: argparse.Namespace) -> int:
     from chalicelib.adapters.aws import client
-    from chalicelib.config import current
+    from chalicelib.config import settings
 
-    settings = current()
-    moved = replay_dlq(client("sqs", settings.region), settings.upload_queue_name, args.max, args.dry_run)
+    config = settings()
+    moved = replay_dlq(client("sqs", config.region), config.upload_queue_name, args.max, args.dry_run)
     print(f"{'演练：' if args.dry_run else ''}共 {len(moved)} 条消息{'可重放' if args.dry_run else '已送回上传队列'}")
     return 0
 

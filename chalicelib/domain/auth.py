@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Iterable
-from functools import cache
 
 BEARER = "bearer "
 
@@ -27,11 +25,6 @@ def parse_hashes(raw: str) -> frozenset[str]:
         if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
             digests.add(digest)
     return frozenset(digests)
-
-
-@cache
-def configured_hashes() -> frozenset[str]:
-    return parse_hashes(os.environ.get("OFFICE_TOKEN_SHA256", ""))
 
 
 def bearer_token(header: str | None) -> str | None:

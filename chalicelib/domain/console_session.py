@@ -13,9 +13,8 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,13 +32,10 @@ class Session:
     signed_in: bool
 
 
-def session_key(env: Mapping[str, str] | None = None) -> bytes | None:
+def session_key(own: str, link_keys: Sequence[str]) -> bytes | None:
     """``CONSOLE_SESSION_KEY``, else derived from the first link signing key (its own purpose); None if neither."""
-    env = os.environ if env is None else env
-    own = (env.get("CONSOLE_SESSION_KEY") or "").strip()
     if own:
         return hashlib.sha256(b"console-key\x00" + own.encode()).digest()
-    link_keys = [k.strip() for k in (env.get("LINK_SIGNING_KEY") or "").split(",") if k.strip()]
     if not link_keys:
         return None
     return hmac.new(link_keys[0].encode(), b"derive:console-session", hashlib.sha256).digest()

@@ -42,11 +42,3 @@ def merge_contacts(campaign: Campaign, unit: Unit, rows: Sequence[Mapping[str, A
                     )
                 )
     return replace(unit, contacts=tuple(contacts)) if contacts else unit
-
-
-def current_contacts(campaign: Campaign, unit: Unit) -> Unit:
-    """The unit as notices should address it (one GetItem and one Query)."""
-    from chalicelib.adapters.deliveries import current_rows, rows_as_dicts
-
-    rows = rows_as_dicts(current_rows(campaign.id, unit.code, CONTACTS_DELIVERABLE, CONTACTS_PERIOD))
-    return merge_contacts(campaign, unit, rows)

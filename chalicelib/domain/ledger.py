@@ -1,7 +1,8 @@
 """The consolidated ledger (台账): every unit's current accepted rows for a deliverable and period.
 
-One Query finds the units' current versions (the pointer index), then one Query per unit reads
-that version's rows: readers never see a half-replaced list, and nothing is ever scanned.
+The reads (``chalicelib.services.queries.current_ledger``): one Query finds the units' current versions
+(the pointer index), then one Query per unit reads that version's rows: readers never see a
+half-replaced list, and nothing is ever scanned. What the rows mean is decided here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from chalicelib.domain.registry import Campaign
+from chalicelib.domain.store import DeliveryPointer, DeliveryRow
 
 
 @dataclass(frozen=True)
@@ -36,28 +38,27 @@ class LedgerRow:
         }
 
 
-def current_ledger(campaign: Campaign, deliverable_id: str, periods: Iterable[str]) -> list[LedgerRow]:
-    from chalicelib.adapters.deliveries import deliveries_for, version_rows
-
-    rows: list[LedgerRow] = []
+def in_registry_order(campaign: Campaign, pointers: Iterable[DeliveryPointer]) -> list[DeliveryPointer]:
+    """Pointers with a current version, in the registry's order of units (the ledger's order)."""
     order = {unit.code: n for n, unit in enumerate(campaign.units)}
-    for period in periods:
-        states = [d for d in deliveries_for(campaign.id, deliverable_id, period) if d.current_version]
-        for state in sorted(states, key=lambda d: order.get(d.unit, len(order))):
-            unit = campaign.unit(state.unit)
-            for item in version_rows(campaign.id, state.unit, deliverable_id, period, state.current_version):
-                rows.append(
-                    LedgerRow(
-                        unit_code=state.unit,
-                        unit_name=unit.name if unit else state.unit,
-                        period=period,
-                        version_id=state.current_version,
-                        row=item.row,
-                        sheet=item.sheet,
-                        fields=item.fields.as_dict(),
-                    )
-                )
-    return rows
+    return sorted((p for p in pointers if p.current_version), key=lambda p: order.get(p.unit, len(order)))
+
+
+def ledger_rows(campaign: Campaign, pointer: DeliveryPointer, rows: Iterable[DeliveryRow]) -> list[LedgerRow]:
+    """Pure: one unit's current version's rows as ledger rows."""
+    unit = campaign.unit(pointer.unit)
+    return [
+        LedgerRow(
+            unit_code=pointer.unit,
+            unit_name=unit.name if unit else pointer.unit,
+            period=pointer.period,
+            version_id=row.version_id,
+            row=row.row,
+            sheet=row.sheet,
+            fields=dict(row.fields),
+        )
+        for row in rows
+    ]
 
 
 def is_overdue(row: LedgerRow, as_of: date) -> bool:

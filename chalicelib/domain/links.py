@@ -17,8 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,8 +32,6 @@ TOKEN_VERSION = 1
 PURPOSE = b"campaign-reporting/county-upload-link/v1\x00"
 MAX_TOKEN_CHARS = 2048  # far above any real token; bounds the work a forged one can cause
 MIN_KEY_CHARS = 32
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-DEFAULT_GRACE_DAYS = 7
 MAX_VALID_DAYS = 180
 
 
@@ -93,16 +90,6 @@ class LinkSettings:
     signing_keys: tuple[str, ...]  # the first signs; all verify (rotation: prepend the new key)
     base_url: str
     grace_days: int
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> LinkSettings:
-        env = os.environ if env is None else env
-        keys = tuple(k.strip() for k in env.get("LINK_SIGNING_KEY", "").split(",") if k.strip())
-        return cls(
-            signing_keys=keys,
-            base_url=(env.get("PUBLIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
-            grace_days=int(env.get("UPLOAD_LINK_GRACE_DAYS") or DEFAULT_GRACE_DAYS),
-        )
 
     def keys(self) -> tuple[str, ...]:
         """The usable keys; a short key is refused outright rather than quietly making guessable links."""

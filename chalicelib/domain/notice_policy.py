@@ -2,8 +2,8 @@
 
 The sweep runs once each morning (local time). Given what the table says about each unit and deadline,
 ``decide_notices`` lists the reminders, overdue notices, escalations and office digests due that day.
-Each decision carries a natural key; ``chalicelib.adapters.notice_log`` sends each key once, so running the
-sweep twice a day, or again after a crash, sends nothing twice.
+Each decision carries a natural key; ``chalicelib.services.notices.send_once`` sends each key once, so
+running the sweep twice a day, or again after a crash, sends nothing twice.
 
 The rules (timing from ``Campaign.notice_policy``, see ``registry.NoticePolicy``), with n the number of
 days between the due date and the sweep's day:

@@ -3,7 +3,7 @@
 Each message says what is due, by when (Beijing time), what the system has received and in what state,
 and how to upload, so a county clerk can act on it without phoning the office. Every message is built
 once as a list of blocks and rendered to both the text and the HTML part, so the two never disagree.
-The caller passes the Message-ID (``notice_log.NoticeKey.message_id``), so a resend is the same message.
+The caller passes the Message-ID (``chalicelib.domain.outgoing.NoticeKey.message_id``), so a resend is the same message.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
 
-from chalicelib.adapters.mail import OutgoingMail
 from chalicelib.domain.deadlines import MONTHLY_PERIOD_FORMAT, Deadline, period_label
 from chalicelib.domain.notice_policy import (
     OUTCOME_LABELS,
@@ -26,6 +25,7 @@ from chalicelib.domain.notice_policy import (
     outcomes_by_unit,
     state_of,
 )
+from chalicelib.domain.outgoing import OutgoingMail
 from chalicelib.domain.registry import Campaign, Unit
 
 WEEKDAYS = "一二三四五六日"

@@ -6,13 +6,14 @@ status is derived from the current accepted pieces, never stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.deadlines import Deadline
 from chalicelib.domain.registry import Campaign
+from chalicelib.domain.store import DeliveryPointer
 
 # Words in 完成情况 that mean the problem is still open or long-term, so the row needs its
 # stage result (阶段性成效) and long-term measure (长期举措).
@@ -136,17 +137,13 @@ def evaluate_package(
     return status
 
 
-def package_status(campaign: Campaign, deadline: Deadline, unit_code: str) -> PackageStatus:
-    """Read the unit's current pieces (one Query) and the legacy rows (one Query), then evaluate."""
-    from chalicelib.adapters.deliveries import current_rows, rows_as_dicts, unit_deliveries
-
+def package_pieces(deadline: Deadline, pointers: Iterable[DeliveryPointer]) -> dict[str, PiecePresence]:
+    """Pure: the owed pieces a unit's pointers (of the deadline's period) show."""
     owed = dict(required_parts(deadline))
-    pieces = {}
-    for state in unit_deliveries(campaign.id, unit_code, deadline.period):
-        if state.deliverable in owed:
-            items = items_of(owed[state.deliverable], state.current_row_count)
-            pieces[state.deliverable] = PiecePresence(state.first_accepted_at, items, state.latest_status)
-    legacy: list[dict[str, Any]] = []
-    if "legacy-issue-list" in pieces and pieces["legacy-issue-list"].accepted_at:
-        legacy = rows_as_dicts(current_rows(campaign.id, unit_code, "legacy-issue-list", deadline.period))
-    return evaluate_package(campaign, deadline, unit_code, pieces, legacy)
+    return {
+        p.deliverable: PiecePresence(
+            p.first_accepted_at, items_of(owed[p.deliverable], p.current_row_count), p.latest_status
+        )
+        for p in pointers
+        if p.deliverable in owed
+    }

@@ -517,13 +517,13 @@ def _match_texts(
             postings.setdefault(gram, []).append(pid)
     scored: list[tuple[float, int, str]] = []
     for index, row in enumerate(rows):
-        postings = postings_by_aspect.get(aspect_key(str(row.get("aspect") or "")))
-        if index in assigned or not postings:
+        candidates = postings_by_aspect.get(aspect_key(str(row.get("aspect") or "")))
+        if index in assigned or not candidates:
             continue
         grams = _text_grams(str(row.get("symptom") or ""))[1]
         shared: dict[str, int] = {}
         for gram in grams:
-            for pid in postings.get(gram, ()):
+            for pid in candidates.get(gram, ()):
                 shared[pid] = shared.get(pid, 0) + 1
         for pid, count in shared.items():
             score = _score(count, len(grams), len(_text_grams(free[pid].text)[1]))

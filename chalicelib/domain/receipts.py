@@ -6,41 +6,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from chalicelib.adapters.mail import OutgoingMail
 from chalicelib.domain.deadlines import period_label
+from chalicelib.domain.findings import Finding, SubmissionStatus
+from chalicelib.domain.outgoing import OutgoingMail
 from chalicelib.domain.upload_keys import UploadTarget
 
-STATUS_LABELS = {
-    "received": "已接收，待核验",
-    "accepted": "已通过核验",
+STATUS_LABELS: dict[str, str] = {
+    SubmissionStatus.RECEIVED: "已接收，待核验",
+    SubmissionStatus.ACCEPTED: "已通过核验",
     "accepted-with-warnings": "已通过核验（有提示）",
-    "received-for-review": "已接收，待人工审阅",
-    "rejected": "未通过核验，请修改后重新上传",
+    SubmissionStatus.RECEIVED_FOR_REVIEW: "已接收，待人工审阅",
+    SubmissionStatus.REJECTED: "未通过核验，请修改后重新上传",
 }
 
-SUBJECT_VERDICTS = {"accepted": "已通过核验", "rejected": "未通过核验，请修改后重新上传"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    message: str
-    sheet: str | None = None
-    row: int | None = None
-    column: str | None = None
-    section: str | None = None
-
-    def located(self) -> str:
-        where = []
-        if self.sheet:
-            where.append(f"工作表“{self.sheet}”")
-        if self.row is not None:
-            where.append(f"第{self.row}行")
-        if self.column:
-            where.append(f"【{self.column}】")
-        if self.section:
-            where.append(f"“{self.section}”部分")
-        return ("".join(where) + "：" if where else "") + self.message
+SUBJECT_VERDICTS: dict[str, str] = {
+    SubmissionStatus.ACCEPTED: "已通过核验",
+    SubmissionStatus.REJECTED: "未通过核验，请修改后重新上传",
+}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.data import REPORT_TEMPLATE_DIR as _REPORT_TEMPLATE_DIR
 from chalicelib.data import TABLE_TEMPLATE_DIR
-from chalicelib.domain.receipts import Finding
+from chalicelib.domain.findings import Finding, SubmissionStatus
 from chalicelib.domain.registry import Campaign, Deliverable, Unit
 from chalicelib.domain.upload_keys import UploadTarget
 
@@ -17,7 +17,7 @@ REPORT_TEMPLATE_DIR = _REPORT_TEMPLATE_DIR
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # "accepted", "rejected", "received" (no content checks yet) or "received-for-review"
+    status: SubmissionStatus | str
     errors: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
     rows: tuple[dict[str, Any], ...] = ()
@@ -25,7 +25,7 @@ class Verdict:
 
 
 def rejected(*errors: Finding) -> Verdict:
-    return Verdict("rejected", errors=errors)
+    return Verdict(SubmissionStatus.REJECTED, errors=errors)
 
 
 def extension_of(file_name: str) -> str:
@@ -84,7 +84,7 @@ def check_file(campaign: Campaign, deliverable: Deliverable, unit: Unit | None, 
             data, file_name, deliverable.id, unit_names=unit_names(unit), campaign_year=campaign.year
         )
         return Verdict(
-            "accepted" if table.accepted else "rejected",
+            SubmissionStatus.ACCEPTED if table.accepted else SubmissionStatus.REJECTED,
             errors=tuple(table.errors),
             warnings=tuple(table.warnings),
             rows=tuple(table.rows) if table.accepted else (),
@@ -95,4 +95,4 @@ def check_file(campaign: Campaign, deliverable: Deliverable, unit: Unit | None, 
 
         report = validate_report(data, file_name, deliverable.id)
         return Verdict(report.status, report.errors, report.warnings, rows=report.rows, details=report.details)
-    return Verdict("received")
+    return Verdict(SubmissionStatus.RECEIVED)

@@ -9,7 +9,6 @@ Pages are rendered by ``chalicelib.http.console_page`` (escaping lives there).
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from functools import cache, wraps
@@ -27,7 +26,6 @@ office_console = Blueprint(__name__)
 FORM = "application/x-www-form-urlencoded"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-DEFAULT_CAMPAIGN_ENV = "CONSOLE_CAMPAIGN"
 
 
 @cache
@@ -37,18 +35,27 @@ def _registry() -> Any:
     return default_registry()
 
 
+def _store() -> Any:
+    from chalicelib.services.portal import process_store
+
+    return process_store()
+
+
 def _campaign() -> Campaign:
     """The campaign the console shows: ``CONSOLE_CAMPAIGN``, else the registry's first."""
     registry = _registry()
-    wanted = os.environ.get(DEFAULT_CAMPAIGN_ENV)
+    from chalicelib.config import settings
+
+    wanted = settings().console_campaign
     campaign = registry.campaign(wanted) if wanted else None
     return campaign or next(iter(registry.campaigns.values()))
 
 
 def _key() -> bytes:
+    from chalicelib.config import settings
     from chalicelib.domain.console_session import session_key
 
-    key = session_key()
+    key = session_key(settings().console_session_key, settings().link_signing_keys)
     if key is None:
         raise RuntimeError("CONSOLE_SESSION_KEY / LINK_SIGNING_KEY not configured")
     return key
@@ -58,7 +65,9 @@ def _secure_cookie() -> bool:
     """Secure outside the local stage: the local stack serves plain http on loopback."""
     from urllib.parse import urlsplit
 
-    base = urlsplit(os.environ.get("PUBLIC_BASE_URL") or "https://")
+    from chalicelib.config import settings
+
+    base = urlsplit(settings().public_base_url or "https://")
     return not (base.scheme == "http" and base.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
@@ -98,14 +107,14 @@ def _html(
     nonce = secrets.token_urlsafe(16)
     csrf = csrf_token(session, _key()) if session else ""
     signed_in = bool(session and session.signed_in)
-    headers = console_headers(nonce) | (extra or {})
+    headers: dict[str, str | list[str]] = {**console_headers(nonce), **(extra or {})}
     return Response(
         page(title, body, nonce=nonce, here=here, csrf=csrf, signed_in=signed_in), status_code=status, headers=headers
     )
 
 
 def _redirect(location: str, cookie: str | None = None) -> Response:
-    headers = {"Location": location, "Cache-Control": "no-store"}
+    headers: dict[str, str | list[str]] = {"Location": location, "Cache-Control": "no-store"}
     if cookie:
         headers["Set-Cookie"] = cookie
     return Response("", status_code=303, headers=headers)
@@ -115,7 +124,12 @@ def _form() -> dict[str, str]:
     raw = office_console.current_request.raw_body or b""
     if len(raw) > 16_384:
         return {}
-    return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
+    return {
+        k: v[0]
+        for k, v in parse_qs(
+            (raw if isinstance(raw, bytes) else raw.encode()).decode("utf-8", "replace"), keep_blank_values=True
+        ).items()
+    }
 
 
 def _params() -> dict[str, str]:
@@ -167,7 +181,8 @@ def login_form() -> Response:
 
 @office_console.route("/login", methods=["POST"], content_types=[FORM])
 def login() -> Response:
-    from chalicelib.domain.auth import configured_hashes, is_office_token
+    from chalicelib.config import settings
+    from chalicelib.domain.auth import is_office_token, parse_hashes
     from chalicelib.domain.console_session import csrf_ok, csrf_token, new_session
     from chalicelib.http.console_page import login_body
 
@@ -183,7 +198,7 @@ def login() -> Response:
         )
         response.headers["Set-Cookie"] = _set_cookie(fresh)
         return response
-    if not is_office_token(f"Bearer {form.get('token', '')}", configured_hashes()):
+    if not is_office_token(f"Bearer {form.get('token', '')}", parse_hashes(settings().office_token_sha256)):
         assert anonymous is not None
         return _html(
             "专项整治工作办公室 · 登录",
@@ -237,7 +252,7 @@ def board(session: Session) -> Response:
     campaign = _campaign()
     as_of = _params().get("as_of") or _default_as_of(campaign)
     try:
-        answer = status_board(_registry(), campaign.id, as_of=as_of)
+        answer = status_board(_registry(), _store(), campaign.id, as_of=as_of)
     except QueryError as exc:
         return _office_error(exc)
     return _html(f"{campaign.name} · 报送看板", board_body(answer, _units(campaign)), here="board", session=session)
@@ -254,8 +269,8 @@ def unit_page(session: Session) -> Response:
     params = _params()
     try:
         unit = unit_or_400(campaign, params.get("unit", ""))
-        answer = status_board(_registry(), campaign.id, as_of=params.get("as_of") or _default_as_of(campaign))
-        submissions = unit_submissions(_registry(), campaign.id, unit.code)["items"]
+        answer = status_board(_registry(), _store(), campaign.id, as_of=params.get("as_of") or _default_as_of(campaign))
+        submissions = unit_submissions(_registry(), _store(), campaign.id, unit.code)["items"]
     except QueryError as exc:
         return _office_error(exc)
     wanted = params.get("deadline")
@@ -277,8 +292,8 @@ def unit_page(session: Session) -> Response:
 @signed_in
 def download(session: Session) -> Response:
     """A 303 to a presigned GET of the exact version (60 s), only for keys under the campaign's uploads."""
-    from chalicelib.adapters.presign import presigned_download
-    from chalicelib.config import current
+    from chalicelib.config import settings
+    from chalicelib.services.uploads import presigned_download
 
     params = _params() | {k: v for k, v in (office_console.current_request.query_params or {}).items() if k == "key"}
     key = params.get("key", "")
@@ -286,7 +301,7 @@ def download(session: Session) -> Response:
     if not key.startswith(f"uploads/{campaign.id}/") or ".." in key or len(key) > 1024:
         return _office_error(ValueError())
     name = params.get("name") or key.rsplit("/", 1)[-1]
-    return _redirect(presigned_download(current(), key, params.get("version"), name))
+    return _redirect(presigned_download(settings(), key, params.get("version"), name))
 
 
 @office_console.route("/refused", methods=["GET"])
@@ -297,7 +312,10 @@ def refused(session: Session) -> Response:
 
     campaign = _campaign()
     return _html(
-        "被拒绝的上传", refused_body(refused_uploads(_registry(), campaign.id)), here="refused", session=session
+        "被拒绝的上传",
+        refused_body(refused_uploads(_registry(), _store(), campaign.id)),
+        here="refused",
+        session=session,
     )
 
 
@@ -316,7 +334,7 @@ def ledger(session: Session) -> Response:
     filters = {k: v for k, v in _params().items() if k in LEDGER_FILTERS and v}
     try:
         answer = list_issues(
-            _registry(), campaign.id, **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
+            _registry(), _store(), campaign.id, **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
         )
     except QueryError as exc:
         return _office_error(exc)
@@ -335,7 +353,7 @@ def ledger_workbook(session: Session) -> Response:
     filters = {k: v for k, v in _params().items() if k in LEDGER_FILTERS and v}
     try:
         body = issues_workbook(
-            _registry(), campaign.id, **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
+            _registry(), _store(), campaign.id, **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
         )
     except QueryError as exc:
         return _office_error(exc)
@@ -376,8 +394,9 @@ def links_form(session: Session) -> Response:
 def issue_link(session: Session, form: dict[str, str]) -> Response:
     import segno
 
+    from chalicelib.config import settings
     from chalicelib.domain.console_session import csrf_token
-    from chalicelib.domain.links import LinkError, LinkSettings
+    from chalicelib.domain.links import LinkError
     from chalicelib.domain.links import issue_link as make_link
     from chalicelib.http.console_page import links_body
 
@@ -387,7 +406,7 @@ def issue_link(session: Session, form: dict[str, str]) -> Response:
         request["valid_days"] = int(form["valid_days"])
     issued, qr, message, status = None, "", "", 201
     try:
-        issued = make_link(_registry(), campaign.id, request, LinkSettings.from_env(), now=_now())
+        issued = make_link(_registry(), campaign.id, request, settings().links(), now=_now())
         # segno's SVG has only presentation attributes (no style, no script): fine under the page's CSP.
         qr = segno.make(issued["url"], error="m").svg_inline(scale=4, title="上传链接二维码")
     except LinkError as exc:
@@ -404,7 +423,7 @@ def charts(session: Session) -> Response:
 
     campaign = _campaign()
     as_of = _params().get("as_of") or _default_as_of(campaign)
-    series = chart_series(_registry(), campaign.id, as_of)
+    series = chart_series(_registry(), _store(), campaign.id, as_of)
     body = (
         bar_chart(f"各期报送按时率（截至{as_of}）", series["on_time_rate"], unit="%", maximum=100)
         + bar_chart("问题数量（按问题方面）", series["by_aspect"], unit="个")
@@ -429,7 +448,7 @@ def monthly(session: Session) -> Response:
 
     period = _params().get("period", "")
     try:
-        body = monthly_docx(_registry(), _campaign().id, period)
+        body = monthly_docx(_registry(), _store(), _campaign().id, period)
     except QueryError as exc:
         return _office_error(exc)
     return _file(body, DOCX, f"工作简报{period}.docx")
@@ -443,7 +462,7 @@ def monthly_list(session: Session) -> Response:
 
     period = _params().get("period", "")
     try:
-        body = monthly_list_workbook(_registry(), _campaign().id, period)
+        body = monthly_list_workbook(_registry(), _store(), _campaign().id, period)
     except QueryError as exc:
         return _office_error(exc)
     return _file(body, XLSX, f"专项整治事项清单（汇总）{period}.xlsx")
@@ -458,7 +477,7 @@ def circular(session: Session) -> Response:
     campaign = _campaign()
     as_of = _params().get("as_of") or None
     try:
-        body = circular_docx(_registry(), campaign.id, as_of)
+        body = circular_docx(_registry(), _store(), campaign.id, as_of)
     except QueryError as exc:
         return _office_error(exc)
     return _file(body, DOCX, f"通报（草稿）{as_of or ''}.docx")

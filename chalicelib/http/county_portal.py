@@ -3,7 +3,7 @@
 No authorizer: a county holds no office token, and the office authorizer never sees these routes (nor
 does a county token open office routes: it is not an office token, so the authorizer answers 401).
 Handlers only translate: check the token (``chalicelib.domain.links``), read the unit's records, render
-(``chalicelib.http.portal_page``) or presign (``chalicelib.adapters.presign``).
+(``chalicelib.http.portal_page``) or presign (``chalicelib.services.uploads``).
 """
 
 from __future__ import annotations
@@ -34,19 +34,26 @@ def _registry() -> Any:
 
 
 @cache
-def _presigner() -> Any:
-    from chalicelib.adapters.presign import presigner_from_settings
-    from chalicelib.config import current
+def _store() -> Any:
+    from chalicelib.services.portal import process_store
 
-    return presigner_from_settings(current())
+    return process_store()
+
+
+@cache
+def _presigner() -> Any:
+    from chalicelib.config import settings
+    from chalicelib.services.uploads import presigner_from_settings
+
+    return presigner_from_settings(settings())
 
 
 def _open(token: str) -> Grant:
-    from chalicelib.domain.links import LinkSettings, open_link
+    from chalicelib.config import settings
+    from chalicelib.domain.links import open_link
     from chalicelib.domain.timeutil import now_utc
 
-    settings = LinkSettings.from_env()
-    return open_link(_registry(), token, settings.keys(), now=now_utc())
+    return open_link(_registry(), token, settings().links().keys(), now=now_utc())
 
 
 def _contact_line(grant: Grant) -> str:
@@ -94,30 +101,13 @@ def _json_error(exc: LinkError) -> Response:
 
 
 def _records(grant: Grant) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str | None]]:
-    """The unit's submissions for the link's deliverables (newest first) and each one's current version."""
-    from chalicelib.adapters.deliveries import delivery
-    from chalicelib.adapters.models import Submission, deadline_pk
-    from chalicelib.services.queries import submission_json
+    from chalicelib.services.portal import unit_records
 
-    campaign, unit = grant.campaign, grant.unit
-    submissions: dict[str, list[dict[str, Any]]] = {}
-    current: dict[str, str | None] = {}
-    for deliverable in grant.deliverables:
-        # One Query on the deadline index, narrowed to this unit: never another unit's records.
-        items = Submission.by_deadline.query(
-            deadline_pk(campaign.id, deliverable.id, grant.period),
-            Submission.gsi1sk.startswith(f"U#{unit.code}#"),
-            scan_index_forward=False,
-            limit=SUBMISSIONS_SHOWN,
-        )
-        submissions[deliverable.id] = [submission_json(item, campaign) for item in items]
-        pointer = delivery(campaign.id, unit.code, deliverable.id, grant.period)
-        current[deliverable.id] = pointer.current_version if pointer else None
-    return submissions, current
+    return unit_records(_store(), grant, SUBMISSIONS_SHOWN)
 
 
 def _view(grant: Grant, token: str, nonce: str) -> PortalView:
-    from chalicelib.config import current
+    from chalicelib.config import settings
     from chalicelib.domain.deadlines import DEADLINE_STATUS_LABELS, period_label
     from chalicelib.domain.timeutil import now_utc
     from chalicelib.http.portal_page import DeliverableView, PortalView
@@ -137,7 +127,7 @@ def _view(grant: Grant, token: str, nonce: str) -> PortalView:
         unit_name=grant.unit.name,
         period_label=period_label(grant.period),
         expires_at=grant.expires_at.astimezone(campaign.zone),
-        max_bytes=current().max_upload_bytes,
+        max_bytes=settings().max_upload_bytes,
         nonce=nonce,
         notes=notes,
         deliverables=[
@@ -205,10 +195,10 @@ def county_submissions(token: str) -> Response:
 
 @county_portal.route("/u/{token}/presign", methods=["POST"], content_types=["application/json"])
 def county_presign(token: str) -> Response:
-    from chalicelib.adapters.presign import plan_upload
-    from chalicelib.config import current
+    from chalicelib.config import settings
     from chalicelib.domain.links import LinkError
     from chalicelib.http.portal_page import json_body, json_headers
+    from chalicelib.services.uploads import plan_upload
 
     try:
         grant = _open(token)
@@ -224,7 +214,7 @@ def county_presign(token: str) -> Response:
             body.get("deliverable"),
             body.get("file_name"),
             body.get("size"),
-            current().max_upload_bytes,
+            settings().max_upload_bytes,
         )
     except LinkError as exc:
         return _json_error(exc)

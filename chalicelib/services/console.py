@@ -10,25 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.registry import Registry
+from chalicelib.domain.store import CampaignStore
 from chalicelib.domain.timeutil import iso_utc
 from chalicelib.services import queries
 
 UNIT_HISTORY_LIMIT = 100
 
 
-def refused_uploads(registry: Registry, campaign_id: str) -> list[dict[str, Any]]:
+def refused_uploads(registry: Registry, store: CampaignStore, campaign_id: str) -> list[dict[str, Any]]:
     """Keys that named nothing we know, newest first, with the reason the intake gave."""
     shared = getattr(queries, "list_refused", None)
     if callable(shared):
-        answer = shared(registry, campaign_id)
+        answer = shared(registry, store, campaign_id)
         return list(answer.get("items", []) if isinstance(answer, dict) else answer)
-    return console_refused_keys()
+    return console_refused_keys(store)
 
 
-def console_refused_keys() -> list[dict[str, Any]]:
-    """Until ``queries.list_refused`` lands: the ``INTAKE#REJECTED`` items as plain dicts."""
-    from chalicelib.adapters.submissions import recent_rejected_keys
-
+def console_refused_keys(store: CampaignStore) -> list[dict[str, Any]]:
+    """Until ``queries.list_refused`` lands: the refused keys as plain dicts."""
     return [
         {
             "object_key": item.object_key,
@@ -37,13 +36,13 @@ def console_refused_keys() -> list[dict[str, Any]]:
             "code": item.code,
             "message": item.message,
         }
-        for item in recent_rejected_keys()
+        for item in store.refused_uploads()
     ]
 
 
-def unit_submissions(registry: Registry, campaign_id: str, unit_ref: str) -> dict[str, Any]:
+def unit_submissions(registry: Registry, store: CampaignStore, campaign_id: str, unit_ref: str) -> dict[str, Any]:
     """Every version a unit uploaded, newest first (one page of the office API's listing)."""
-    return queries.list_submissions(registry, campaign_id, unit_ref=unit_ref, limit=str(UNIT_HISTORY_LIMIT))
+    return queries.list_submissions(registry, store, campaign_id, unit_ref=unit_ref, limit=str(UNIT_HISTORY_LIMIT))
 
 
 def problem_ledger_actions() -> tuple[str, ...]:

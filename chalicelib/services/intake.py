@@ -14,17 +14,19 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 
 from chalicelib.adapters import metrics
-from chalicelib.adapters.deliveries import record_delivery, write_rows
 from chalicelib.adapters.mail import MailSender
-from chalicelib.adapters.notice_log import NoticeKey, send_once
 from chalicelib.adapters.objects import FetchedObject, ObjectStore
-from chalicelib.adapters.submissions import NULL_VERSION, StoredObject, record_rejected_key, record_submission
-from chalicelib.domain.contacts import current_contacts
-from chalicelib.domain.receipts import Finding, Receipt, compose_receipt
+from chalicelib.domain.findings import Finding, SendOutcome, SubmissionStatus
+from chalicelib.domain.outgoing import NoticeKey
+from chalicelib.domain.receipts import Receipt, compose_receipt
 from chalicelib.domain.registry import Registry
 from chalicelib.domain.s3_events import ObjectRef
+from chalicelib.domain.store import NULL_VERSION, CampaignStore, DeliveryEvent, RefusedUpload, SubmissionRecord
+from chalicelib.domain.timeutil import iso_local, now_utc
 from chalicelib.domain.upload_keys import UploadKeyError, UploadTarget, resolve_upload_key
 from chalicelib.domain.validation import Verdict, check_envelope, rejected, validate_upload
+from chalicelib.services.contacts import current_contacts
+from chalicelib.services.notices import send_once
 
 logger = Logger(child=True)
 
@@ -33,6 +35,7 @@ logger = Logger(child=True)
 class IntakeContext:
     registry: Registry
     objects: ObjectStore
+    store: CampaignStore
     mail: MailSender
     max_upload_bytes: int
 
@@ -98,7 +101,7 @@ def _poison(target: UploadTarget, attempt: int) -> Finding:
 @dataclass(frozen=True)
 class IntakeOutcome:
     result: Literal["recorded", "duplicate", "key-rejected"]
-    status: str
+    status: SubmissionStatus | str
     notice: str | None = None
 
 
@@ -120,6 +123,35 @@ def _check(target: UploadTarget, size: int, data: bytes | None, max_bytes: int) 
         )
 
 
+def submission_record(
+    target: UploadTarget, ref: ObjectRef, version_id: str, fetched: FetchedObject, verdict: Verdict
+) -> SubmissionRecord:
+    """What is recorded of one object version: where it came from, its fingerprint, the verdict."""
+    return SubmissionRecord(
+        campaign=target.campaign.id,
+        unit=target.unit.code,
+        unit_name=target.unit.name,
+        deliverable=target.deliverable.id,
+        period=target.period,
+        bucket=ref.bucket,
+        object_key=ref.key,
+        version_id=version_id,
+        sequencer=ref.sequencer,
+        file_name=target.file_name,
+        size=fetched.size,
+        sha256=fetched.sha256,
+        etag=fetched.etag,
+        received_at=ref.event_time,
+        received_at_local=iso_local(ref.event_time, target.campaign.zone),
+        status=verdict.status,
+        errors=tuple(verdict.errors),
+        warnings=tuple(verdict.warnings),
+        row_count=len(verdict.rows) if verdict.status == SubmissionStatus.ACCEPTED else None,
+        details=dict(verdict.details),
+        updated_at=now_utc(),
+    )
+
+
 def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcome:
     """``attempt`` is the SQS ApproximateReceiveCount of the message carrying ``ref``."""
     version_id = ref.version_id or NULL_VERSION
@@ -128,9 +160,11 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         target = resolve_upload_key(ctx.registry, ref.key)
     except UploadKeyError as exc:
         logger.warning("upload key rejected", extra={"code": exc.code})
-        record_rejected_key(ref.bucket, ref.key, version_id, ref.event_time, exc.code, exc.message)
+        ctx.store.record_refused_upload(
+            RefusedUpload(ref.bucket, ref.key, version_id, ref.event_time, exc.code, exc.message)
+        )
         metrics.key_rejected()
-        return IntakeOutcome("key-rejected", "rejected")
+        return IntakeOutcome("key-rejected", SubmissionStatus.REJECTED)
     logger.append_keys(unit=target.unit.code, deliverable=target.deliverable.id, period=target.period)
 
     validation_ms = 0.0
@@ -146,34 +180,32 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         started = time.perf_counter()
         verdict = _check(target, fetched.size, fetched.data, ctx.max_upload_bytes)
         validation_ms = (time.perf_counter() - started) * 1000
-    stored = StoredObject(
-        bucket=ref.bucket,
-        key=ref.key,
-        version_id=version_id,
-        sequencer=ref.sequencer,
-        size=fetched.size,
-        sha256=fetched.sha256,
-        etag=fetched.etag,
-        received_at=ref.event_time,
-    )
-    submission, created = record_submission(target, stored, verdict)
+    record = submission_record(target, ref, version_id, fetched, verdict)
+    submission, created = ctx.store.record_submission(record)
     if created:  # a redelivery is not a second upload
         metrics.upload_checked(submission.status, validation_ms, object_key=ref.key, version_id=version_id)
 
     # On a redelivery the record decides: the first attempt may have crashed after writing it.
-    if submission.status == "accepted" and verdict.status == "accepted":
-        write_rows(target, version_id, verdict.rows)
-    record_delivery(
-        target,
-        submission.sk,
-        submission.received_at,
-        submission.sequencer,
-        version_id,
-        submission.status,
-        submission.row_count,
+    if submission.status == SubmissionStatus.ACCEPTED and verdict.status == SubmissionStatus.ACCEPTED:
+        ctx.store.write_version_rows(
+            target.campaign.id, target.unit.code, target.deliverable.id, target.period, version_id, verdict.rows
+        )
+    ctx.store.record_delivery(
+        DeliveryEvent(
+            campaign=target.campaign.id,
+            unit=target.unit.code,
+            deliverable=target.deliverable.id,
+            period=target.period,
+            submission_ref=submission.ref,
+            received_at=submission.received_at,
+            sequencer=submission.sequencer,
+            version_id=version_id,
+            status=submission.status,
+            row_count=submission.row_count,
+        )
     )
     # A contacts upload that was just accepted already addresses its own receipt.
-    addressed = replace(target, unit=current_contacts(target.campaign, target.unit))
+    addressed = replace(target, unit=current_contacts(ctx.store, target.campaign, target.unit))
     receipt = Receipt(
         target=addressed,
         received_at=submission.received_at,
@@ -181,15 +213,15 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         sha256=submission.sha256,
         version_id=submission.version_id,
         status=submission.status,
-        errors=tuple(Finding(**f.as_dict()) for f in submission.errors),
-        warnings=tuple(Finding(**f.as_dict()) for f in submission.warnings),
+        errors=submission.errors,
+        warnings=submission.warnings,
         row_count=submission.row_count,
     )
     key = NoticeKey(target.campaign.id, "receipt", f"{target.unit.code}#{version_id}")
     mail = compose_receipt(receipt, key.message_id, target.campaign.office.name)
-    notice = send_once(key, "receipt", mail, ctx.mail)
+    notice = send_once(ctx.store, key, "receipt", mail, ctx.mail)
     logger.info("upload recorded", extra={"status": submission.status, "first_delivery": created, "notice": notice})
-    if notice in ("failed", "in-flight"):
+    if notice in (SendOutcome.FAILED, SendOutcome.IN_FLIGHT):
         # "failed": the mail server deferred it (4xx) through every retry; "in-flight": another delivery holds
         # the notice's lease, which may be a crashed one. Either way the message must come back.
         raise ReceiptNotSentError(f"receipt {key.key} is {notice}; the message will be delivered again")

@@ -1,7 +1,7 @@
 """The figures behind the office's paper and pictures: the monthly 简报, the 通报 draft, the console charts.
 
 Every figure is computed from the same answers the office API gives (``queries.status_board``,
-``queries.ledger_rows``), so a test can recompute any of them through the API.
+``queries.selected_ledger``), so a test can recompute any of them through the API.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from chalicelib.domain.briefings import (
     monthly_docx as render_monthly,
 )
 from chalicelib.domain.registry import Campaign, Registry
-from chalicelib.services.queries import QueryError, campaign_or_404, ledger_rows, status_board
+from chalicelib.domain.store import CampaignStore
+from chalicelib.services.queries import QueryError, campaign_or_404, selected_ledger, status_board
 
 NOT_DELIVERED = {"missing": "未报送", "rejected": "未通过核验", "incomplete": "材料不完整"}
 CIRCULAR_STATES = {"late": "逾期报送", **NOT_DELIVERED}
@@ -59,13 +60,13 @@ def problem_counts(rows: list[Any], as_of: date) -> dict[str, tuple[int | None, 
     return {}
 
 
-def monthly_figures(registry: Registry, campaign_id: str, period: str | None) -> MonthlyBrief:
+def monthly_figures(registry: Registry, store: CampaignStore, campaign_id: str, period: str | None) -> MonthlyBrief:
     from chalicelib.domain.ledger import is_overdue
 
     campaign = campaign_or_404(registry, campaign_id)
     period = _monthly_period(campaign, period)
     as_of = month_end(period)
-    board = status_board(registry, campaign_id, as_of=as_of.isoformat())
+    board = status_board(registry, store, campaign_id, as_of=as_of.isoformat())
     summaries = []
     for deadline in (d for d in board["deadlines"] if d["period"] == period):
         by_outcome: dict[str, list[str]] = {}
@@ -85,7 +86,7 @@ def monthly_figures(registry: Registry, campaign_id: str, period: str | None) ->
                 not_delivered,
             )
         )
-    _, rows = ledger_rows(registry, campaign_id, "issue-list", period=period)
+    _, rows = selected_ledger(registry, store, campaign_id, "issue-list", period=period)
     tracked = problem_counts(rows, as_of)
     overdue_rows = [r for r in rows if is_overdue(r, as_of)]
 
@@ -95,7 +96,7 @@ def monthly_figures(registry: Registry, campaign_id: str, period: str | None) ->
 
     aspects = list(dict.fromkeys(r.fields.get("aspect") or "（未填）" for r in rows))
     units = [u.name for u in campaign.units]
-    _, cases = ledger_rows(registry, campaign_id, "typical-case", period=period)
+    _, cases = selected_ledger(registry, store, campaign_id, "typical-case", period=period)
     return MonthlyBrief(
         office_name=campaign.office.name,
         campaign_name=campaign.name,
@@ -121,18 +122,20 @@ def case_title(fields: dict[str, Any]) -> str:
     return (facts[:40] + "…") if len(facts) > 40 else (facts or "（未填案例名称）")
 
 
-def monthly_docx(registry: Registry, campaign_id: str, period: str | None = None) -> bytes:
-    return render_monthly(monthly_figures(registry, campaign_id, period))
+def monthly_docx(registry: Registry, store: CampaignStore, campaign_id: str, period: str | None = None) -> bytes:
+    return render_monthly(monthly_figures(registry, store, campaign_id, period))
 
 
-def monthly_list_workbook(registry: Registry, campaign_id: str, period: str | None = None) -> bytes:
+def monthly_list_workbook(
+    registry: Registry, store: CampaignStore, campaign_id: str, period: str | None = None
+) -> bytes:
     """Attachment 2 city-wide for the month, to go upward with the 简报."""
     from chalicelib.domain.exports import ledger_workbook
     from chalicelib.domain.tables.templates import load_template
 
     campaign = campaign_or_404(registry, campaign_id)
     period = _monthly_period(campaign, period)
-    _, rows = ledger_rows(registry, campaign_id, "issue-list", period=period)
+    _, rows = selected_ledger(registry, store, campaign_id, "issue-list", period=period)
     return ledger_workbook(
         rows,
         load_template("issue-list").print_title,
@@ -141,9 +144,9 @@ def monthly_list_workbook(registry: Registry, campaign_id: str, period: str | No
     )
 
 
-def circular_figures(registry: Registry, campaign_id: str, as_of: str | None = None) -> Circular:
+def circular_figures(registry: Registry, store: CampaignStore, campaign_id: str, as_of: str | None = None) -> Circular:
     campaign = campaign_or_404(registry, campaign_id)
-    board = status_board(registry, campaign_id, as_of=as_of)
+    board = status_board(registry, store, campaign_id, as_of=as_of)
     day = date.fromisoformat(board["as_of"])
     sections = []
     for deadline in board["deadlines"]:
@@ -168,18 +171,20 @@ def circular_figures(registry: Registry, campaign_id: str, as_of: str | None = N
     return Circular(campaign.office.name, campaign.name, day_title(day), sections)
 
 
-def circular_docx(registry: Registry, campaign_id: str, as_of: str | None = None) -> bytes:
-    return render_circular(circular_figures(registry, campaign_id, as_of))
+def circular_docx(registry: Registry, store: CampaignStore, campaign_id: str, as_of: str | None = None) -> bytes:
+    return render_circular(circular_figures(registry, store, campaign_id, as_of))
 
 
-def chart_series(registry: Registry, campaign_id: str, as_of: str) -> dict[str, list[tuple[str, float]]]:
+def chart_series(
+    registry: Registry, store: CampaignStore, campaign_id: str, as_of: str
+) -> dict[str, list[tuple[str, float]]]:
     """On-time rate per deadline due by ``as_of``; problems by aspect and by unit (all periods)."""
-    board = status_board(registry, campaign_id, as_of=as_of)
+    board = status_board(registry, store, campaign_id, as_of=as_of)
     rates = [
         (f"{d['name'].split('（')[0]} {d['period']}", 100 * d["counts"].get("on-time", 0) / max(1, len(d["units"])))
         for d in board["deadlines"]
     ]
-    _, rows = ledger_rows(registry, campaign_id, "issue-list")
+    _, rows = selected_ledger(registry, store, campaign_id, "issue-list")
     by_aspect = Counter(r.fields.get("aspect") or "（未填）" for r in rows)
     by_unit = Counter(r.unit_name for r in rows)
     return {

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.models import Submission, feed_pk, submission_pk
 from chalicelib.domain.deadlines import period_label
+from chalicelib.domain.findings import SubmissionStatus
+from chalicelib.domain.ledger import LedgerRow, in_registry_order, ledger_rows
 from chalicelib.domain.registry import Campaign, Registry, Unit
+from chalicelib.domain.store import (
+    CampaignStore,
+    InvalidCursorError,
+    SubmissionFilter,
+    SubmissionPage,
+    SubmissionRecord,
+)
 from chalicelib.domain.timeutil import iso_utc
 
 MAX_PAGE = 100
 MAX_PARAM_CHARS = 64
-KNOWN_STATUSES = ("accepted", "rejected", "received", "received-for-review")
+KNOWN_STATUSES = tuple(SubmissionStatus)
 
 
 class QueryError(ValueError):
@@ -45,25 +51,6 @@ def unit_or_400(campaign: Campaign, unit_ref: str) -> Unit:
     return unit
 
 
-def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    if not key:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, partition: str, partition_attr: str) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise QueryError("分页游标（cursor）无效，请从第一页重新查询。") from exc
-    # A cursor from another listing would start a query somewhere it must not.
-    if not isinstance(key, dict) or key.get(partition_attr) != {"S": partition}:
-        raise QueryError("分页游标（cursor）与查询条件不符，请从第一页重新查询。")
-    return key
-
-
 def page_size(raw: str | None) -> int:
     if raw is None:
         return 50
@@ -73,7 +60,7 @@ def page_size(raw: str | None) -> int:
     return int(raw)
 
 
-def submission_json(item: Submission, campaign: Campaign) -> dict[str, Any]:
+def submission_json(item: SubmissionRecord, campaign: Campaign) -> dict[str, Any]:
     deliverable = campaign.deliverable(item.deliverable)
     return {
         "campaign": item.campaign,
@@ -97,10 +84,12 @@ def submission_json(item: Submission, campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def list_packages(registry: Registry, campaign_id: str, unit_ref: str | None = None) -> dict[str, Any]:
+def list_packages(
+    registry: Registry, store: CampaignStore, campaign_id: str, unit_ref: str | None = None
+) -> dict[str, Any]:
     """Package deadlines (the September summary) per unit: complete, or what is missing."""
     from chalicelib.domain.deadlines import campaign_deadlines
-    from chalicelib.domain.packages import package_status
+    from chalicelib.services.board import package_status
 
     campaign = campaign_or_404(registry, campaign_id)
     units = campaign.units
@@ -108,7 +97,9 @@ def list_packages(registry: Registry, campaign_id: str, unit_ref: str | None = N
         unit = unit_or_400(campaign, unit_ref)
         units = (unit,)
     packages = [d for d in campaign_deadlines(campaign) if d.package]
-    items = [package_status(campaign, d, u.code).as_json() | {"unit_name": u.name} for d in packages for u in units]
+    items = [
+        package_status(store, campaign, d, u.code).as_json() | {"unit_name": u.name} for d in packages for u in units
+    ]
     return {"items": items}
 
 
@@ -139,8 +130,19 @@ def period_or_400(campaign: Campaign, deliverable_id: str, period: str | None) -
     return [period]
 
 
+def _page(read: Any, cursor: str | None) -> SubmissionPage:
+    try:
+        page: SubmissionPage = read(cursor)
+        return page
+    except InvalidCursorError as exc:
+        if exc.mismatch:  # a cursor from another listing would start a read somewhere it must not
+            raise QueryError("分页游标（cursor）与查询条件不符，请从第一页重新查询。") from exc
+        raise QueryError("分页游标（cursor）无效，请从第一页重新查询。") from exc
+
+
 def list_submissions(
     registry: Registry,
+    store: CampaignStore,
     campaign_id: str,
     unit_ref: str | None = None,
     limit: str | None = None,
@@ -153,39 +155,19 @@ def list_submissions(
     narrowed to a deliverable, period or status (filtered within the same Query)."""
     campaign = campaign_or_404(registry, campaign_id)
     size = page_size(limit)
-    condition = None
-    if deliverable is not None:
-        if campaign.deliverable(deliverable) is None:
-            raise QueryError(f"材料类型“{deliverable}”无效，可选：{'、'.join(campaign.deliverables)}。")
-        condition = Submission.deliverable == deliverable
-    if period is not None:
-        condition = (Submission.period == period) if condition is None else condition & (Submission.period == period)
-    if status is not None:
-        if status not in KNOWN_STATUSES:
-            raise QueryError(f"状态“{status}”无效，可选：{'、'.join(KNOWN_STATUSES)}。")
-        condition = (Submission.status == status) if condition is None else condition & (Submission.status == status)
+    if deliverable is not None and campaign.deliverable(deliverable) is None:
+        raise QueryError(f"材料类型“{deliverable}”无效，可选：{'、'.join(campaign.deliverables)}。")
+    if status is not None and status not in KNOWN_STATUSES:
+        raise QueryError(f"状态“{status}”无效，可选：{'、'.join(KNOWN_STATUSES)}。")
+    where = SubmissionFilter(deliverable=deliverable, period=period, status=status)
     if unit_ref:
         unit = unit_or_400(campaign, unit_ref)
-        pk = submission_pk(campaign.id, unit.code)
-        result = Submission.query(
-            pk,
-            Submission.sk.startswith("S#"),
-            filter_condition=condition,
-            scan_index_forward=False,
-            limit=size,
-            last_evaluated_key=decode_cursor(cursor, pk, "pk"),
+        page = _page(
+            lambda c: store.unit_submissions(campaign.id, unit.code, limit=size, cursor=c, where=where), cursor
         )
     else:
-        pk = feed_pk(campaign.id)
-        result = Submission.feed.query(
-            pk,
-            filter_condition=condition,
-            scan_index_forward=False,
-            limit=size,
-            last_evaluated_key=decode_cursor(cursor, pk, "gsi2pk"),
-        )
-    items = [submission_json(item, campaign) for item in result]
-    return {"items": items, "next_cursor": encode_cursor(result.last_evaluated_key)}
+        page = _page(lambda c: store.campaign_submissions(campaign.id, limit=size, cursor=c, where=where), cursor)
+    return {"items": [submission_json(item, campaign) for item in page.items], "next_cursor": page.next_cursor}
 
 
 def _as_of(raw: str | None, zone: ZoneInfo) -> date:
@@ -209,8 +191,22 @@ def _flag(raw: str | None, name: str) -> bool:
     raise QueryError(f"{name} 应为 true 或 false。")
 
 
-def ledger_rows(
+def current_ledger(
+    store: CampaignStore, campaign: Campaign, deliverable_id: str, periods: Iterable[str]
+) -> list[LedgerRow]:
+    """Every unit's current accepted rows: one Query on the pointer index per period, then one per unit."""
+    rows: list[LedgerRow] = []
+    for period in periods:
+        for pointer in in_registry_order(campaign, store.deadline_deliveries(campaign.id, deliverable_id, period)):
+            assert pointer.current_version is not None  # in_registry_order keeps only current versions
+            version = store.version_rows(campaign.id, pointer.unit, deliverable_id, period, pointer.current_version)
+            rows += ledger_rows(campaign, pointer, version)
+    return rows
+
+
+def selected_ledger(
     registry: Registry,
+    store: CampaignStore,
     campaign_id: str,
     deliverable_id: str,
     *,
@@ -220,28 +216,28 @@ def ledger_rows(
     overdue: str | None = None,
     as_of: str | None = None,
 ) -> tuple[Campaign, list[Any]]:
-    from chalicelib.domain.ledger import current_ledger, select
+    from chalicelib.domain.ledger import select
 
     campaign = campaign_or_404(registry, campaign_id)
     periods = period_or_400(campaign, deliverable_id, period)
     unit = unit_or_400(campaign, unit_ref) if unit_ref else None
     overdue_as_of = _as_of(as_of, campaign.zone) if _flag(overdue, "overdue") else None
-    rows = current_ledger(campaign, deliverable_id, periods)
+    rows = current_ledger(store, campaign, deliverable_id, periods)
     return campaign, select(rows, unit_code=unit.code if unit else None, aspect=aspect, overdue_as_of=overdue_as_of)
 
 
-def list_issues(registry: Registry, campaign_id: str, **filters: str | None) -> dict[str, Any]:
+def list_issues(registry: Registry, store: CampaignStore, campaign_id: str, **filters: str | None) -> dict[str, Any]:
     """The consolidated ledger of accepted 2023 problem rows across units."""
-    _, rows = ledger_rows(registry, campaign_id, "issue-list", **filters)
+    _, rows = selected_ledger(registry, store, campaign_id, "issue-list", **filters)
     return {"items": [r.as_json() for r in rows], "count": len(rows)}
 
 
-def issues_workbook(registry: Registry, campaign_id: str, **filters: str | None) -> bytes:
+def issues_workbook(registry: Registry, store: CampaignStore, campaign_id: str, **filters: str | None) -> bytes:
     from chalicelib.domain.exports import ledger_workbook
     from chalicelib.domain.tables.templates import load_template
     from chalicelib.domain.timeutil import now_utc
 
-    campaign, rows = ledger_rows(registry, campaign_id, "issue-list", **filters)
+    campaign, rows = selected_ledger(registry, store, campaign_id, "issue-list", **filters)
     today = now_utc().astimezone(campaign.zone).date()
     return ledger_workbook(
         rows,
@@ -251,41 +247,45 @@ def issues_workbook(registry: Registry, campaign_id: str, **filters: str | None)
     )
 
 
-def list_cases(registry: Registry, campaign_id: str, **filters: str | None) -> dict[str, Any]:
+def list_cases(registry: Registry, store: CampaignStore, campaign_id: str, **filters: str | None) -> dict[str, Any]:
     """Accepted typical cases across units (one item per case)."""
-    _, rows = ledger_rows(registry, campaign_id, "typical-case", **filters)
+    _, rows = selected_ledger(registry, store, campaign_id, "typical-case", **filters)
     return {"items": [r.as_json() for r in rows], "count": len(rows)}
 
 
-def stats(registry: Registry, campaign_id: str, period: str | None = None) -> dict[str, Any]:
+def stats(registry: Registry, store: CampaignStore, campaign_id: str, period: str | None = None) -> dict[str, Any]:
     """Counts of accepted 2023 problems by aspect × unit × period."""
     from chalicelib.domain.ledger import aspect_counts
 
-    _, rows = ledger_rows(registry, campaign_id, "issue-list", period=period)
+    _, rows = selected_ledger(registry, store, campaign_id, "issue-list", period=period)
     return {"by_aspect_unit_period": aspect_counts(rows), "total": len(rows)}
 
 
-def status_board(registry: Registry, campaign_id: str, as_of: str | None = None) -> dict[str, Any]:
+def status_board(
+    registry: Registry, store: CampaignStore, campaign_id: str, as_of: str | None = None
+) -> dict[str, Any]:
     """For every deadline due by ``as_of`` and every unit: on-time / late / missing / rejected /
     incomplete, with the versions that decided it. One Query per (deliverable, period), whatever
     the number of units."""
     from chalicelib.domain.deadlines import campaign_deadlines, end_of_day
+    from chalicelib.domain.delivery_state import Pointer
     from chalicelib.domain.notice_policy import DeliveryState, delivery_outcome
     from chalicelib.domain.packages import required_parts
-    from chalicelib.services.sweep import Pointer, table_states
+    from chalicelib.services.board import table_states
 
     campaign = campaign_or_404(registry, campaign_id)
     day = _as_of(as_of, campaign.zone)
     deadlines = [d for d in campaign_deadlines(campaign) if d.due_date <= day]
     instant = end_of_day(day, deadlines[0].due_at) if deadlines else None
     pointers: dict[tuple[str, str], dict[str, Pointer]] = {}
-    states = table_states(campaign, deadlines, instant, pointers=pointers) if instant else {}
+    states = table_states(store, campaign, deadlines, instant, pointers=pointers) if instant else {}
     board = []
     for deadline in deadlines:
         units = []
         counts: dict[str, int] = {}
         for unit in campaign.units:
             state = states.get((deadline.id, unit.code), DeliveryState(unit.code, None))
+            assert instant is not None  # deadlines is non-empty here, so instant was set
             outcome = delivery_outcome(deadline, state, instant)
             counts[outcome] = counts.get(outcome, 0) + 1
             parts = []

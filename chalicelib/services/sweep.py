@@ -4,11 +4,12 @@
 
 1. the sweep's day is the campaign's local date of ``as_of``; only deadlines that owe a notice that day
    (a reminder, overdue or escalation day, or the digest's morning after) are read;
-2. for each of them, one Query per (deliverable, period) on the delivery pointers (``deliveries_for``)
-   gives every unit's state; a unit whose latest upload was rejected and never fixed costs one GetItem
-   for the submission's error messages. Never a Scan;
+2. for each of them, ``chalicelib.services.board.table_states`` reads every unit's state through the store:
+   one Query per (deliverable, period) on the delivery pointers; a unit whose latest upload was rejected
+   and never fixed costs one GetItem for the submission's error messages. Never a Scan;
 3. ``notice_policy.decide_notices`` decides, ``notice_texts.compose_notice`` writes the email, and
-   ``notice_log.send_once`` sends it under the decision's natural key.
+   ``chalicelib.services.notices.send_once`` sends it under the decision's natural key, in parallel
+   for a big campaign; ``retry_unsent`` resends what earlier days could not.
 
 The natural key (deadline, unit, kind, day) makes the sweep safe to repeat: a second run the same day,
 a concurrent run, or a rerun after a crash finds each notice already sent (or leased by the other run)
@@ -16,23 +17,22 @@ and sends only what is missing; a notice left ``failed`` by a transient mail err
 next run of the same day. Everything is evaluated "as of" ``as_of``: uploads received later do not count,
 so ``cli sweep --as-of 2023-05-17`` answers what the sweep would have done that morning.
 
-The pure part (pointer views → ``DeliveryState``, ``package_missing``) is kept apart from the table reads
-so it can be tested and refined without the stack.
+The pure part (pointer views → ``DeliveryState``, ``package_missing``) is ``chalicelib.domain.delivery_state``;
+the store is passed in, so the whole sweep also runs on ``MemoryStore`` without the stack.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from chalicelib.adapters.deliveries import current_rows, deliveries_for, rows_as_dicts
-from chalicelib.adapters.mail import MailSender, OutgoingMail, mail_session
-from chalicelib.adapters.models import Delivery, Notice, Submission, submission_pk
-from chalicelib.adapters.notice_log import DEFAULT_LEASE, RETRY_DELAYS_SECONDS, NoticeKey, send_once, stored_mail
-from chalicelib.domain.deadlines import Deadline, campaign_deadlines, period_label
+from chalicelib.adapters.mail import MailSender, mail_session
+from chalicelib.domain.deadlines import Deadline, campaign_deadlines
+from chalicelib.domain.findings import NoticeStatus, SendOutcome
+from chalicelib.domain.links import LinkConfigError, LinkSettings, upload_link
 from chalicelib.domain.notice_policy import (
     DeliveryState,
     NoticeDecision,
@@ -42,116 +42,30 @@ from chalicelib.domain.notice_policy import (
     unit_notice_kind,
 )
 from chalicelib.domain.notice_texts import compose_notice
-from chalicelib.domain.packages import PackageStatus, items_of, package_parts, required_parts
+from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
+from chalicelib.domain.packages import required_parts
 from chalicelib.domain.registry import Campaign
+from chalicelib.domain.store import CampaignStore
 from chalicelib.domain.workdays import WorkdayCalendar
+from chalicelib.services.board import MAX_WORKERS, TableReads, table_states
+from chalicelib.services.notices import DEFAULT_LEASE, RETRY_DELAYS_SECONDS, send_once
 
-SweepOutcome = Literal["sent", "already-sent", "in-flight", "failed", "rejected", "would-send"]
+WOULD_SEND: Literal["would-send"] = "would-send"  # a dry run's outcome: decided, composed, not in the log yet
+SweepOutcome = SendOutcome | Literal["would-send"]
 OUTCOME_LABELS: dict[str, str] = {
-    "sent": "已发送",
-    "already-sent": "此前已发送",
-    "in-flight": "另一进程发送中",
-    "failed": "发送失败（下次运行重试）",
-    "rejected": "被拒收（需人工处理）",
-    "would-send": "将发送（演练）",
+    SendOutcome.SENT: "已发送",
+    SendOutcome.ALREADY_SENT: "此前已发送",
+    SendOutcome.IN_FLIGHT: "另一进程发送中",
+    SendOutcome.FAILED: "发送失败（下次运行重试）",
+    SendOutcome.REJECTED: "被拒收（需人工处理）",
+    WOULD_SEND: "将发送（演练）",
 }
-# Parallel senders for a big sweep (see sweep_workers); an SMTP relay accepts this many connections from one
-# client (Postfix: 50 by default), DynamoDB on demand does not notice.
+# Parallel senders for a big sweep (see sweep_workers; MAX_WORKERS is the board's); an SMTP relay accepts this
+# many connections from one client (Postfix: 50 by default), DynamoDB on demand does not notice.
 NOTICES_PER_WORKER = 100
-MAX_WORKERS = 32
-# What the intake counts as an accepted version (deliveries.record_delivery moves the pointer for these).
-ACCEPTED_STATUSES = frozenset({"accepted", "received-for-review"})
 
 # (campaign, deadline, unit code) → the "报送方式" line of a unit notice.
 UploadHint = Callable[[Campaign, Deadline, str], str]
-
-
-# --- pure: pointers → delivery states ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pointer:
-    """What the sweep needs of one unit's delivery pointer for one deliverable and period."""
-
-    unit_code: str
-    deliverable: str
-    first_accepted_at: datetime | None = None
-    current_row_count: int | None = None
-    latest_status: str | None = None
-    latest_submission_sk: str | None = None
-    latest_received_at: datetime | None = None
-    current_version: str | None = None
-
-    def accepted_by(self, as_of: datetime) -> bool:
-        return self.first_accepted_at is not None and self.first_accepted_at <= as_of
-
-    def rejected_by(self, as_of: datetime) -> bool:
-        """The latest upload (as of then) was rejected and no version was ever accepted."""
-        return (
-            not self.accepted_by(as_of)
-            and self.latest_status == "rejected"
-            and self.latest_received_at is not None
-            and self.latest_received_at <= as_of
-            and self.latest_submission_sk is not None
-        )
-
-
-def package_missing(
-    campaign: Campaign,
-    deadline: Deadline,
-    accepted: Mapping[str, int | None],
-    legacy_rows: Sequence[Mapping[str, Any]] = (),
-) -> tuple[str, ...]:
-    """What a unit still owes for a deadline, as Chinese labels for the notice; () when complete.
-
-    ``accepted`` maps each deliverable with an accepted version (as of the sweep) to its current version's
-    row count; ``chalicelib.domain.packages`` decides what complete means (three cases, the 2022 list's rows).
-    """
-    have = {d: items_of(dict(required_parts(deadline)).get(d, 1), n) for d, n in accepted.items()}
-    return PackageStatus(deadline.id, "", package_parts(campaign, deadline, have, legacy_rows), None).missing
-
-
-def delivery_state(
-    campaign: Campaign,
-    deadline: Deadline,
-    unit_code: str,
-    pointers: Mapping[str, Pointer],
-    rejections: Mapping[tuple[str, str], tuple[str, ...]],
-    as_of: datetime,
-    legacy_rows: Sequence[Mapping[str, Any]] = (),
-) -> DeliveryState | None:
-    """One unit's state for one deadline from its pointers (by deliverable), or None when there is nothing.
-
-    Delivered means every required part is accepted: ``delivered_at`` is the first accepted part and
-    ``completed_at`` the latest of the parts' first acceptances, so a deadline with two deliverables
-    (清单 and 典型案例) is on time only if both were. A unit with some parts accepted is "incomplete" and
-    told what is missing; ``rejections`` ((unit, submission sk) → error messages) explains parts whose
-    latest upload was rejected and never fixed.
-    """
-    parts = [d for d, _ in required_parts(deadline)]
-    accepted = {d: p for d in parts if (p := pointers.get(d)) is not None and p.accepted_by(as_of)}
-    rejected: list[str] = []
-    for d in parts:
-        p = pointers.get(d)
-        if p is None or not p.rejected_by(as_of) or p.latest_submission_sk is None:
-            continue
-        messages = rejections.get((unit_code, p.latest_submission_sk), ())
-        if len(parts) > 1:  # say which of the deliverables each message is about
-            deliverable = campaign.deliverable(d)
-            messages = tuple(f"{deliverable.name if deliverable else d}：{m}" for m in messages)
-        rejected += messages or [f"{period_label(deadline.period)}材料未通过核验"]
-    if not accepted and not rejected:
-        return None
-    first_times = [p.first_accepted_at for p in accepted.values() if p.first_accepted_at is not None]
-    missing = package_missing(campaign, deadline, {d: p.current_row_count for d, p in accepted.items()}, legacy_rows)
-    return DeliveryState(
-        unit_code=unit_code,
-        delivered_at=min(first_times) if first_times else None,
-        rejected=tuple(rejected),
-        # Only a unit that delivered something is told "incomplete"; one with nothing accepted is "missing".
-        package_missing=missing if accepted else (),
-        completed_at=max(first_times) if first_times and not missing else None,
-    )
 
 
 def deadlines_due(campaign: Campaign, day: date, calendar: WorkdayCalendar | None = None) -> list[Deadline]:
@@ -178,15 +92,12 @@ def upload_path_hint(campaign: Campaign, deadline: Deadline, unit_code: str) -> 
     )
 
 
-def link_hint(as_of: datetime, env: Mapping[str, str] | None = None) -> str | UploadHint:
+def link_hint(as_of: datetime, settings: LinkSettings) -> str | UploadHint:
     """Each unit's own signed upload link in its notices, when links are configured; else the path hint.
 
     A link stays valid for the grace period after the deadline or after the notice, whichever is later,
     so an overdue notice never carries a dead link.
     """
-    from chalicelib.domain.links import LinkConfigError, LinkSettings, upload_link
-
-    settings = LinkSettings.from_env(env)
     try:
         key = settings.keys()[0]
     except LinkConfigError:
@@ -214,120 +125,16 @@ def link_hint(as_of: datetime, env: Mapping[str, str] | None = None) -> str | Up
     return hint
 
 
-# --- the table ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class TableReads:
-    """How the sweep read the table, for the report (and the tests): never a Scan."""
-
-    queries: list[str] = field(default_factory=list)  # "deliverable/period", one Query each
-    gets: int = 0  # GetItem of rejected submissions
-
-
-def _pointer(item: Delivery) -> Pointer:
-    return Pointer(
-        unit_code=item.unit,
-        deliverable=item.deliverable,
-        first_accepted_at=item.first_accepted_at,
-        current_row_count=int(item.current_row_count) if item.current_row_count is not None else None,
-        latest_status=item.latest_status,
-        latest_submission_sk=item.latest_submission_sk,
-        latest_received_at=item.latest_received_at,
-        current_version=item.current_version,
-    )
-
-
-def _rejection_messages(campaign_id: str, unit_code: str, submission_sk: str) -> tuple[str, ...]:
-    try:
-        submission = Submission.get(submission_pk(campaign_id, unit_code), submission_sk)
-    except Submission.DoesNotExist:
-        return ()
-    return tuple(f.message for f in submission.errors or ())
-
-
-def _fetch_rejections(campaign_id: str, keys: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
-    """The error messages of rejected submissions, one GetItem each; concurrent when there are many (a
-    campaign of thousands of units has hundreds), each call waiting on the network, not on Python."""
-    workers = max(1, min(MAX_WORKERS, len(keys) // 25))
-    if workers == 1:
-        return [_rejection_messages(campaign_id, *key) for key in keys]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep-read") as pool:
-        return list(pool.map(lambda key: _rejection_messages(campaign_id, *key), keys))
-
-
-def table_states(
-    campaign: Campaign,
-    deadlines: Iterable[Deadline],
-    as_of: datetime,
-    reads: TableReads | None = None,
-    pointers: dict[tuple[str, str], dict[str, Pointer]] | None = None,
-) -> dict[tuple[str, str], DeliveryState]:
-    """Every unit's state for the given deadlines as of an instant, keyed (deadline id, unit code).
-
-    ``pointers`` ((deliverable, period) → unit → pointer) is filled for callers that show them.
-    """
-    reads = reads if reads is not None else TableReads()
-    deadlines = list(deadlines)
-    pointers = pointers if pointers is not None else {}
-    for deadline in deadlines:
-        for deliverable_id, _ in required_parts(deadline):
-            pair = (deliverable_id, deadline.period)
-            if pair not in pointers:
-                reads.queries.append(f"{deliverable_id}/{deadline.period}")
-                pointers[pair] = {
-                    p.unit_code: p for p in map(_pointer, deliveries_for(campaign.id, deliverable_id, deadline.period))
-                }
-    wanted: dict[tuple[str, str], None] = {}  # insertion-ordered set
-    for by_unit in pointers.values():
-        for p in by_unit.values():
-            key = (p.unit_code, p.latest_submission_sk or "")
-            if p.rejected_by(as_of):
-                wanted[key] = None
-    reads.gets += len(wanted)
-    rejections = dict(zip(wanted, _fetch_rejections(campaign.id, list(wanted)), strict=True))
-    # The 2022 list in a package must also say how far every problem got: read its current rows.
-    legacy: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for deadline in deadlines:
-        if "legacy-issue-list" in dict(required_parts(deadline)):
-            for p in pointers[("legacy-issue-list", deadline.period)].values():
-                if p.accepted_by(as_of) and (p.unit_code, deadline.period) not in legacy:
-                    reads.queries.append(f"legacy-issue-list/{deadline.period}/{p.unit_code} rows")
-                    rows = current_rows(campaign.id, p.unit_code, "legacy-issue-list", deadline.period)
-                    legacy[(p.unit_code, deadline.period)] = rows_as_dicts(rows)
-    states: dict[tuple[str, str], DeliveryState] = {}
-    for deadline in deadlines:
-        for unit in campaign.units:
-            unit_pointers = {
-                d: by_unit[unit.code]
-                for d, _ in required_parts(deadline)
-                if unit.code in (by_unit := pointers[(d, deadline.period)])
-            }
-            state = delivery_state(
-                campaign,
-                deadline,
-                unit.code,
-                unit_pointers,
-                rejections,
-                as_of,
-                legacy.get((unit.code, deadline.period), ()),
-            )
-            if state is not None:
-                states[(deadline.id, unit.code)] = state
-    return states
-
-
-def _logged_outcome(key: NoticeKey) -> SweepOutcome:
+def _logged_outcome(store: CampaignStore, key: NoticeKey) -> SweepOutcome:
     """For a dry run: what the log already says about a notice (a read, never a write)."""
-    try:
-        notice = Notice.get(key.pk, key.key)
-    except Notice.DoesNotExist:
-        return "would-send"
-    if notice.status == "sent":
-        return "already-sent"
-    if notice.status == "rejected":
-        return "rejected"
-    return "would-send"
+    notice = store.get_notice(key)
+    if notice is None:
+        return WOULD_SEND
+    if notice.status == NoticeStatus.SENT:
+        return SendOutcome.ALREADY_SENT
+    if notice.status == NoticeStatus.REJECTED:
+        return SendOutcome.REJECTED
+    return WOULD_SEND
 
 
 # --- the sweep ---------------------------------------------------------------------------------------
@@ -365,7 +172,7 @@ class SweepReport:
     @property
     def undeliverable(self) -> list[SweepItem]:
         """Notices the mail server refused for good (bad address …): the office must follow up by phone."""
-        return [i for i in self.items if i.outcome == "rejected"]
+        return [i for i in self.items if i.outcome == SendOutcome.REJECTED]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -389,6 +196,7 @@ def _hint_for(upload_hint: str | UploadHint, campaign: Campaign, deadline: Deadl
 
 
 def run_sweep(
+    store: CampaignStore,
     campaign: Campaign,
     as_of: datetime,
     sender: MailSender,
@@ -410,12 +218,13 @@ def run_sweep(
     day = sweep_day(as_of, campaign)
     deadlines = deadlines_due(campaign, day, calendar)
     reads = TableReads()
-    states = table_states(campaign, deadlines, as_of, reads)
+    states = table_states(store, campaign, deadlines, as_of, reads)
     report = SweepReport(
         campaign.id, as_of, day, dry_run, deadlines=[d.id for d in deadlines], queries=reads.queries, gets=reads.gets
     )
     decisions = decide_notices(campaign, deadlines, states, day)
     report.items = deliver_notices(
+        store,
         campaign,
         deadlines,
         decisions,
@@ -429,7 +238,9 @@ def run_sweep(
     )
     if not dry_run:
         done = {item.natural_key for item in report.items}
-        report.items += retry_unsent(campaign, sender, as_of=as_of, skip=done, lease=lease, retry_delays=retry_delays)
+        report.items += retry_unsent(
+            store, campaign, sender, as_of=as_of, skip=done, lease=lease, retry_delays=retry_delays
+        )
     return report
 
 
@@ -437,6 +248,7 @@ RETRY_UNSENT_DAYS = 7
 
 
 def retry_unsent(
+    store: CampaignStore,
     campaign: Campaign,
     sender: MailSender,
     *,
@@ -451,21 +263,26 @@ def retry_unsent(
     this a notice that failed would only ever be retried by a rerun on the same day. One Query per
     deadline of the campaign."""
     since = as_of - timedelta(days=days)
-    unsent = Notice.status.is_in("pending", "failed", "sending") & (Notice.created_at >= since)
     items = []
     for deadline in campaign_deadlines(campaign):
-        scope = NoticeKey(campaign.id, deadline.id, "")
-        for notice in Notice.query(scope.pk, filter_condition=unsent):
-            if notice.sk in skip:
+        for notice in store.unsent_notices(campaign.id, deadline.id, since):
+            natural_key = notice.key.key
+            if natural_key in skip:
                 continue
-            key = NoticeKey(campaign.id, deadline.id, notice.sk)
             outcome = send_once(
-                key, notice.kind, stored_mail(notice), sender, now=as_of, lease=lease, retry_delays=retry_delays
+                store,
+                notice.key,
+                notice.kind,
+                notice.mail(),
+                sender,
+                now=as_of,
+                lease=lease,
+                retry_delays=retry_delays,
             )
-            unit = notice.sk.split("|")[1] if notice.sk.count("|") >= 3 else None
+            unit = natural_key.split("|")[1] if natural_key.count("|") >= 3 else None
             items.append(
                 SweepItem(
-                    natural_key=notice.sk,
+                    natural_key=natural_key,
                     kind=notice.kind,
                     deadline_id=deadline.id,
                     unit_code=None if unit in (None, "office") else unit,
@@ -486,6 +303,7 @@ def sweep_workers(notices: int) -> int:
 
 
 def deliver_notices(
+    store: CampaignStore,
     campaign: Campaign,
     deadlines: Sequence[Deadline],
     decisions: Sequence[NoticeDecision],
@@ -519,9 +337,11 @@ def deliver_notices(
             message_id=key.message_id,
         )
         if dry_run:
-            outcome: str = _logged_outcome(key)
+            outcome: str = _logged_outcome(store, key)
         else:
-            outcome = send_once(key, decision.kind, mail, sender, now=as_of, lease=lease, retry_delays=retry_delays)
+            outcome = send_once(
+                store, key, decision.kind, mail, sender, now=as_of, lease=lease, retry_delays=retry_delays
+            )
         return _item(decision, mail, outcome)
 
     def share(part: Sequence[NoticeDecision]) -> list[SweepItem]:

@@ -80,6 +80,11 @@ class LocalSystem:
 
         factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=LOCAL_STAGE)
+        from chalicelib.config import settings
+
+        # The app reads its settings once per process: whatever read them before the stack's environment was
+        # set (a test module, the CLI) must not leave the app with stale ones.
+        settings.cache_clear()
         app_obj = factory.load_chalice_app(self.app_environment(config.environment_variables))
         import app as app_module  # loaded by the factory above, with the stage's environment
 

@@ -118,10 +118,12 @@ def busiest_day(campaign: Any) -> date:
 def seed_pointers(campaign: Any, day: date, seed: int = 7) -> dict[str, int]:
     """Delivery pointers for the deadlines owing notices on ``day``: 60 % delivered on time, 10 % rejected,
     30 % nothing; written 25 per request (BatchWriteItem), as an upload season would leave them."""
+    from chalicelib.adapters.dynamo_store import default_store
     from chalicelib.adapters.models import Delivery, current_index_pk, delivery_sk, submission_pk
     from chalicelib.domain.packages import required_parts
     from chalicelib.services.sweep import deadlines_due
 
+    default_store()  # binds the models to the stack's table; seeding writes them directly, 25 per request
     rng = random.Random(seed)
     shares = {"accepted": 0, "rejected": 0, "nothing": 0}
     with Delivery.batch_write() as batch:
@@ -188,9 +190,11 @@ def sweep_cost(
 ) -> SweepRun:
     """The sweep's table reads and decisions in full; then every notice sent, or the first ``sample``
     of them (with the workers the full sweep would use) and the rest extrapolated linearly."""
+    from chalicelib.adapters.dynamo_store import default_store
     from chalicelib.adapters.mail import SmtpSender
     from chalicelib.domain.notice_policy import decide_notices, sweep_day
-    from chalicelib.services.sweep import deadlines_due, deliver_notices, sweep_workers, table_states, upload_path_hint
+    from chalicelib.services.board import table_states
+    from chalicelib.services.sweep import deadlines_due, deliver_notices, sweep_workers, upload_path_hint
 
     campaign = synthetic_campaign(units, f"bench-{units}{tag}")
     day = busiest_day(campaign)
@@ -202,7 +206,7 @@ def sweep_cost(
     with dynamodb_calls() as reads:
         start = time.perf_counter()
         deadlines = deadlines_due(campaign, day)
-        states = table_states(campaign, deadlines, as_of)
+        states = table_states(default_store(), campaign, deadlines, as_of)
         decisions = decide_notices(campaign, deadlines, states, day)
         read_seconds = time.perf_counter() - start
     workers = sweep_workers(len(decisions))
@@ -210,6 +214,7 @@ def sweep_cost(
     with dynamodb_calls() as sends:
         start = time.perf_counter()
         items = deliver_notices(
+            default_store(),
             campaign,
             deadlines,
             sent,

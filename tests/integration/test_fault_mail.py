@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import mails_with_notice_key, wait_for
+from tests.conftest import dynamo_store, mails_with_notice_key, wait_for
 from tests.faults import CAMPAIGN, invoke
 
 UNIT = "140925"  # 宁武县
@@ -24,9 +24,9 @@ REPORT = "一、本月工作开展情况\n{filler}\n二、存在的问题\n{fill
 
 
 def _notice(version: str) -> Any:
-    from chalicelib.adapters.models import Notice
+    from chalicelib.domain.outgoing import NoticeKey
 
-    return Notice.get(f"C#{CAMPAIGN}#N#receipt", f"{UNIT}#{version}", consistent_read=True)
+    return dynamo_store().get_notice(NoticeKey(CAMPAIGN, "receipt", f"{UNIT}#{version}"))
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,8 @@ def test_a_refusing_mail_server_delays_the_receipt_and_never_doubles_it(
 def test_a_receipt_left_failed_is_sent_once_by_a_later_delivery(system: Any) -> None:
     """Directly through the notice log: failed (kept, with its error), then sent once, then never again."""
     from chalicelib.adapters.mail import OutgoingMail, TransientMailError
-    from chalicelib.adapters.notice_log import NoticeKey, send_once
+    from chalicelib.domain.outgoing import NoticeKey
+    from chalicelib.services.notices import send_once
 
     class Down:
         def send(self, mail: OutgoingMail) -> None:
@@ -81,8 +82,8 @@ def test_a_receipt_left_failed_is_sent_once_by_a_later_delivery(system: Any) -> 
 
     key = NoticeKey(CAMPAIGN, "fault-mail", f"{UNIT}#{time.time_ns()}")
     mail = OutgoingMail(to=("a@example.cn",), subject="回执", text="正文", message_id=key.message_id)
-    assert send_once(key, "receipt", mail, Down(), retry_delays=()) == "failed"
+    assert send_once(dynamo_store(), key, "receipt", mail, Down(), retry_delays=()) == "failed"
     up = Up()
-    assert send_once(key, "receipt", mail, up, retry_delays=()) == "sent"
-    assert send_once(key, "receipt", mail, up, retry_delays=()) == "already-sent"
+    assert send_once(dynamo_store(), key, "receipt", mail, up, retry_delays=()) == "sent"
+    assert send_once(dynamo_store(), key, "receipt", mail, up, retry_delays=()) == "already-sent"
     assert up.sent == [key.message_id]

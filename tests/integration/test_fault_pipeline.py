@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
-from tests.conftest import mails_with_notice_key, wait_for
+from tests.conftest import dynamo_store, mails_with_notice_key, wait_for
 from tests.faults import (
     CAMPAIGN,
     CrashOnce,
@@ -43,27 +43,23 @@ def _key(unit: str, deliverable: str, period: str, name: str) -> str:
 
 
 def _submissions(unit: str, version: str) -> list[Any]:
-    from chalicelib.adapters.models import Submission, submission_pk
-
-    return [
-        s
-        for s in Submission.query(submission_pk(CAMPAIGN, unit), Submission.sk.startswith("S#"))
-        if s.version_id == version
-    ]
+    page = dynamo_store().unit_submissions(CAMPAIGN, unit, limit=1000)
+    return [s for s in page.items if s.version_id == version]
 
 
 def _rows(unit: str, period: str, version: str, deliverable: str = "issue-list") -> list[dict[str, Any]]:
-    from chalicelib.adapters.deliveries import rows_as_dicts, version_rows
+    from chalicelib.domain.store import rows_as_dicts
 
-    return rows_as_dicts(version_rows(CAMPAIGN, unit, deliverable, period, version))
+    return rows_as_dicts(dynamo_store().version_rows(CAMPAIGN, unit, deliverable, period, version))
 
 
 def _current(unit: str, period: str, deliverable: str = "issue-list") -> tuple[str | None, list[dict[str, Any]]]:
     """What a reader of the ledger sees: the pointer, then that version's rows."""
-    from chalicelib.adapters.deliveries import current_rows, delivery, rows_as_dicts
+    from chalicelib.domain.store import rows_as_dicts
 
-    state = delivery(CAMPAIGN, unit, deliverable, period)
-    rows = rows_as_dicts(current_rows(CAMPAIGN, unit, deliverable, period))
+    store = dynamo_store()
+    state = store.delivery(CAMPAIGN, unit, deliverable, period)
+    rows = rows_as_dicts(store.current_rows(CAMPAIGN, unit, deliverable, period))
     return (state.current_version if state else None), rows
 
 
@@ -138,18 +134,16 @@ def test_an_older_versions_event_arriving_after_the_newer_one_does_not_win(syste
     assert current == new and len(rows) == 2
     assert len(_submissions(unit, old)) == len(_submissions(unit, new)) == 1  # history keeps both
     assert len(_rows(unit, period, old)) == 3
-    from chalicelib.adapters.deliveries import delivery
-
-    state = delivery(CAMPAIGN, unit, "issue-list", period)
+    state = dynamo_store().delivery(CAMPAIGN, unit, "issue-list", period)
     assert state is not None and state.latest_submission_sk == _submissions(unit, new)[0].sk
 
 
 # --- the handler killed at every step ----------------------------------------------------------------------
 
 STEPS = [
-    # (name patched in chalicelib.services.intake, crash after the real call?, unit, period)
+    # (the store's method, or send_once in chalicelib.services.intake; crash after the real call?; unit; period)
     ("record_submission", True, "140930", "2023-05"),
-    ("write_rows", True, "140930", "2023-08"),
+    ("write_version_rows", True, "140930", "2023-08"),
     ("record_delivery", True, "140928", "2023-08"),
     ("send_once", False, "140971", "2023-08"),
     ("send_once", True, "140927", "2023-08"),
@@ -166,12 +160,13 @@ def test_killed_at_a_step_the_redelivery_completes_and_readers_never_see_half(
 ) -> None:
     import chalicelib.services.intake as intake
 
+    patched: Any = intake if step == "send_once" else dynamo_store()
     first = _put(system, _key(unit, "issue-list", period, "清单.xlsx"), _workbook(unit, GOOD_ROWS))
     _settled(unit, first)
     assert _current(unit, period)[0] == first
 
-    crash = CrashOnce(getattr(intake, step), for_unit(unit), after=after, snapshot=lambda: _current(unit, period))
-    monkeypatch.setattr(intake, step, crash)
+    crash = CrashOnce(getattr(patched, step), for_unit(unit), after=after, snapshot=lambda: _current(unit, period))
+    monkeypatch.setattr(patched, step, crash)
     failed_before = system.pump.failed
     second = _put(system, _key(unit, "issue-list", period, "清单（修改后）.xlsx"), _workbook(unit, GOOD_ROWS[:2]))
 
@@ -182,7 +177,7 @@ def test_killed_at_a_step_the_redelivery_completes_and_readers_never_see_half(
     # At the crash, readers saw one whole version: the first (3 rows) or, once the pointer moved, the second.
     seen_version, seen_rows = crash.snapshot
     assert (seen_version, len(seen_rows)) in ((first, 3), (second, 2))
-    if step in ("record_submission", "write_rows"):
+    if step in ("record_submission", "write_version_rows"):
         assert seen_version == first
     # After the redelivery: everything once.
     assert len(_submissions(unit, second)) == 1
@@ -223,13 +218,12 @@ def always_throttled(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     from botocore.exceptions import ClientError
     from pynamodb.exceptions import PutError
 
-    import chalicelib.services.intake as intake
-
-    real = intake.record_submission
+    store = dynamo_store()
+    real = store.record_submission
     receives: list[int] = []
 
-    def refuse(target: Any, *args: Any) -> Any:
-        if target.unit.code == "140932" and target.period == "2023-08":
+    def refuse(record: Any) -> Any:
+        if record.unit == "140932" and record.period == "2023-08":
             receives.append(1)
             cause = ClientError(
                 {
@@ -239,16 +233,15 @@ def always_throttled(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
                 "PutItem",
             )
             raise PutError("Failed to put item", cause)
-        return real(target, *args)
+        return real(record)
 
-    monkeypatch.setattr(intake, "record_submission", refuse)
+    monkeypatch.setattr(store, "record_submission", refuse)
     yield receives
 
 
 def test_throttled_past_every_retry_goes_to_the_dlq_and_the_replay_completes_it(
     system: Any, always_throttled: list[int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import chalicelib.services.intake as intake
     from chalicelib.cli import main
 
     unit, period = "140932", "2023-08"
@@ -264,7 +257,7 @@ def test_throttled_past_every_retry_goes_to_the_dlq_and_the_replay_completes_it(
     assert f"{key} 版本 {version}" in capsys.readouterr().out
     assert _dlq_count(system)
 
-    monkeypatch.setattr(intake, "record_submission", _real_record_submission())  # the table recovered
+    monkeypatch.setattr(dynamo_store(), "record_submission", _real_record_submission())  # the table recovered
     assert main(["replay-dlq", "--max", "10"]) == 0
     assert "已重放" in capsys.readouterr().out
     _settled(unit, version)
@@ -275,16 +268,16 @@ def test_throttled_past_every_retry_goes_to_the_dlq_and_the_replay_completes_it(
 
 
 def _real_record_submission() -> Any:
-    from chalicelib.adapters.submissions import record_submission
+    from chalicelib.adapters.dynamo_store import DynamoStore
 
-    return record_submission
+    return DynamoStore.record_submission.__get__(dynamo_store())
 
 
 # --- two uploads racing -------------------------------------------------------------------------------------
 
 
 def test_two_uploads_of_one_deliverable_racing_the_later_wins_whole(system: Any) -> None:
-    from chalicelib.adapters.deliveries import order_key
+    from chalicelib.domain.store import order_key
 
     unit, period = "140971", "2023-05"
     bodies = {

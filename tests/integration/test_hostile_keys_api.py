@@ -19,15 +19,13 @@ from typing import Any
 import pytest
 
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
-from tests.conftest import LOCAL, OFFICE_TOKEN, api_get, wait_for
+from tests.conftest import LOCAL, OFFICE_TOKEN, api_get, dynamo_store, wait_for
 
 CAMPAIGN = "xinzhou-2023"
 
 
 def _submissions_with_key(unit: str, key: str) -> list[Any]:
-    from chalicelib.adapters.models import Submission, submission_pk
-
-    return [s for s in Submission.query(submission_pk(CAMPAIGN, unit)) if getattr(s, "object_key", None) == key]
+    return [s for s in dynamo_store().unit_submissions(CAMPAIGN, unit, limit=1000).items if s.object_key == key]
 
 
 # --- keys -------------------------------------------------------------------------------------------------
@@ -44,15 +42,13 @@ TRICKS = {
 
 
 def test_path_tricks_in_keys_are_refused_and_recorded_and_write_nothing_for_any_unit(system: Any) -> None:
-    from chalicelib.adapters.models import RejectedUpload
-
     s3 = system.client("s3")
     versions = {}
     for name, (key, _codes) in TRICKS.items():
         versions[name] = s3.put_object(Bucket=system.outputs.bucket, Key=key, Body=b"x")["VersionId"]
 
     def recorded() -> dict[str, Any] | None:
-        by_version = {r.version_id: r for r in RejectedUpload.query("INTAKE#REJECTED")}
+        by_version = {r.version_id: r for r in dynamo_store().refused_uploads(limit=1000)}
         found = {name: by_version.get(version) for name, version in versions.items()}
         return found if all(found.values()) else None
 

@@ -262,16 +262,17 @@ def _days_other_tests_sweep() -> set[date]:
 
 def _a_morning_with_notices_to_send() -> datetime:
     """09:00 in Xinzhou on a campaign day that owes notices not sent yet and no other test sweeps."""
+    from chalicelib.adapters.dynamo_store import default_store
     from chalicelib.domain.registry import default_registry
     from chalicelib.services.sweep import deadlines_due, run_sweep
 
-    campaign = default_registry().campaigns[CAMPAIGN]
+    campaign, store = default_registry().campaigns[CAMPAIGN], default_store()
     taken = _days_other_tests_sweep()
     day = date(2023, 4, 1)
     while day < date(2024, 1, 1):
         if day not in taken and deadlines_due(campaign, day):
             as_of = datetime(day.year, day.month, day.day, 1, tzinfo=UTC)
-            if any(i.outcome == "would-send" for i in run_sweep(campaign, as_of, _NoMail(), dry_run=True).items):
+            if any(i.outcome == "would-send" for i in run_sweep(store, campaign, as_of, _NoMail(), dry_run=True).items):
                 return as_of
         day += timedelta(days=1)
     raise AssertionError("no campaign day owes a notice")

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from chalicelib.adapters.notice_log import NoticeKey
 from chalicelib.domain.deadlines import Deadline, campaign_deadlines
 from chalicelib.domain.notice_policy import (
     DeliveryState,
@@ -39,6 +38,7 @@ from chalicelib.domain.notice_policy import (
     state_of,
 )
 from chalicelib.domain.notice_texts import compose_notice
+from chalicelib.domain.outgoing import NoticeKey
 from chalicelib.domain.registry import Campaign, default_registry
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "notices-xinzhou-2023.tsv"

@@ -34,7 +34,7 @@ from openpyxl import Workbook
 
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
 from infra.local.smtp_sink import SmtpSink
-from tests.conftest import LOCAL, wait_for
+from tests.conftest import LOCAL, dynamo_store, wait_for
 
 CAMPAIGN = "xinzhou-2023"
 CST = ZoneInfo("Asia/Shanghai")
@@ -83,7 +83,15 @@ def _smtp() -> Any:
 def _sweep(day: str, sender: Any = None, minutes: int = 0, **kwargs: Any) -> Any:
     from chalicelib.services.sweep import run_sweep
 
-    return run_sweep(_campaign(), _morning(day, minutes), sender or _smtp(), retry_delays=NO_RETRY, **kwargs)
+    return run_sweep(
+        dynamo_store(), _campaign(), _morning(day, minutes), sender or _smtp(), retry_delays=NO_RETRY, **kwargs
+    )
+
+
+def _notice(deadline_id: str, natural_key: str) -> Any:
+    from chalicelib.domain.outgoing import NoticeKey
+
+    return dynamo_store().get_notice(NoticeKey(CAMPAIGN, deadline_id, natural_key))
 
 
 def _header(deadline_id: str, natural_key: str) -> str:
@@ -188,9 +196,7 @@ def _deliver(system: Any, uploads: list[Upload]) -> None:
 
 
 def _first_accepted(unit: str, deliverable: str, period: str) -> datetime | None:
-    from chalicelib.adapters.deliveries import delivery
-
-    state = delivery(CAMPAIGN, unit, deliverable, period)
+    state = dynamo_store().delivery(CAMPAIGN, unit, deliverable, period)
     return state.first_accepted_at if state else None
 
 
@@ -342,7 +348,6 @@ def test_a_rerun_after_a_crash_half_way_sends_the_rest_and_nothing_twice(system:
 
 def test_a_transient_failure_is_recorded_failed_and_sent_once_by_the_next_run(system: Any) -> None:
     from chalicelib.adapters.mail import TransientMailError
-    from chalicelib.adapters.models import Notice
 
     day, deadline = "2023-04-19", "progress/2023-04"  # progress reports of April are due on 04-20
     flaky = _key(deadline, "140929", "reminder", day)
@@ -350,7 +355,7 @@ def test_a_transient_failure_is_recorded_failed_and_sent_once_by_the_next_run(sy
     outcomes = {i.natural_key: i.outcome for i in first.items}
     assert outcomes.pop(flaky) == "failed"
     assert set(outcomes.values()) == {"sent"}
-    notice = Notice.get(f"C#{CAMPAIGN}#N#{deadline}", flaky, consistent_read=True)
+    notice = _notice(deadline, flaky)
     assert (notice.status, notice.attempts) == ("failed", 1)
     assert "140929" in notice.last_error or "liaison.140929" in notice.last_error
     assert _mails(deadline, flaky) == []
@@ -358,7 +363,7 @@ def test_a_transient_failure_is_recorded_failed_and_sent_once_by_the_next_run(sy
     second = _sweep(day, minutes=15)
     assert {i.natural_key: i.outcome for i in second.items if i.outcome != "already-sent"} == {flaky: "sent"}
     _assert_each_once(deadline, "reminder", day, _unit_codes())
-    notice = Notice.get(f"C#{CAMPAIGN}#N#{deadline}", flaky, consistent_read=True)
+    notice = _notice(deadline, flaky)
     assert (notice.status, notice.attempts) == ("sent", 2)
 
 
@@ -412,15 +417,13 @@ def test_the_office_digest_arrives_the_morning_after_with_counts(system: Any) ->
 
 
 def test_a_dry_run_decides_and_composes_but_writes_and_sends_nothing(system: Any) -> None:
-    from chalicelib.adapters.models import Notice
 
     day, deadline = "2023-04-11", "setup-contacts/setup"
     report = _sweep(day, dry_run=True)
     assert Counter(i.outcome for i in report.items) == {"would-send": 14}
     assert all("联系人名单" in i.subject and "逾期4天" in i.subject for i in report.items)
     for item in report.items:
-        with pytest.raises(Notice.DoesNotExist):
-            Notice.get(f"C#{CAMPAIGN}#N#{deadline}", item.natural_key, consistent_read=True)
+        assert _notice(deadline, item.natural_key) is None
     assert not any(day in key for key in _sent_counts())
 
 
@@ -486,7 +489,7 @@ def test_the_scheduled_function_sweeps_every_campaign_for_today(system: Any) -> 
 
 def test_a_rejected_upload_that_was_never_fixed_is_read_with_its_errors(system: Any) -> None:
     from chalicelib.domain.deadlines import campaign_deadlines
-    from chalicelib.services.sweep import TableReads, table_states
+    from chalicelib.services.board import TableReads, table_states
 
     campaign = _campaign()
     key = f"uploads/{CAMPAIGN}/140926/issue-list/2023-08/静乐县8月清单.xlsx"
@@ -495,7 +498,7 @@ def test_a_rejected_upload_that_was_never_fixed_is_read_with_its_errors(system: 
     [deadline] = [d for d in campaign_deadlines(campaign) if d.id == "rectification/2023-08"]
 
     reads = TableReads()
-    states = table_states(campaign, [deadline], datetime.now(UTC), reads)
+    states = table_states(dynamo_store(), campaign, [deadline], datetime.now(UTC), reads)
 
     assert reads.queries == ["issue-list/2023-08", "typical-case/2023-08"]
     assert reads.gets >= 1
@@ -504,7 +507,7 @@ def test_a_rejected_upload_that_was_never_fixed_is_read_with_its_errors(system: 
     assert state.rejected and all(m.startswith("专项整治事项清单（2023年新问题）：") for m in state.rejected)
     assert "静乐县8月清单.xlsx" in " ".join(state.rejected)
     # As of a morning before that upload, it had not happened.
-    assert (deadline.id, "140926") not in table_states(campaign, [deadline], _morning("2023-08-21"))
+    assert (deadline.id, "140926") not in table_states(dynamo_store(), campaign, [deadline], _morning("2023-08-21"))
 
 
 def test_deadlines_due_are_only_those_with_a_notice_that_day() -> None:
@@ -526,7 +529,7 @@ def _summary_deadline() -> Any:
 
 
 def test_the_summary_package_needs_every_part_and_three_typical_cases() -> None:
-    from chalicelib.services.sweep import package_missing
+    from chalicelib.domain.delivery_state import package_missing
 
     campaign, deadline = _campaign(), _summary_deadline()
     assert package_missing(campaign, deadline, {}) == (
@@ -546,8 +549,8 @@ def test_the_summary_package_needs_every_part_and_three_typical_cases() -> None:
 
 
 def test_a_package_is_complete_when_its_last_part_is_accepted_and_rejections_name_their_part() -> None:
+    from chalicelib.domain.delivery_state import Pointer, delivery_state
     from chalicelib.domain.notice_policy import delivery_outcome
-    from chalicelib.services.sweep import Pointer, delivery_state
 
     campaign, deadline = _campaign(), _summary_deadline()
     as_of = _morning("2023-09-11")
@@ -582,7 +585,6 @@ def test_a_package_is_complete_when_its_last_part_is_accepted_and_rejections_nam
 
 def test_a_notice_that_failed_one_morning_goes_out_the_next_morning_once(system: Any) -> None:
     from chalicelib.adapters.mail import TransientMailError
-    from chalicelib.adapters.models import Notice
 
     day, deadline = "2023-07-17", "progress/2023-07"  # a reminder morning (due 07-20); 07-18 owes nothing new
     flaky = _key(deadline, "140928", "reminder", day)
@@ -594,7 +596,7 @@ def test_a_notice_that_failed_one_morning_goes_out_the_next_morning_once(system:
     second = _sweep("2023-07-18")
     assert [(i.natural_key, i.outcome) for i in second.items if i.natural_key == flaky] == [(flaky, "sent")]
     assert len(_mails(deadline, flaky)) == 1
-    notice = Notice.get(f"C#{CAMPAIGN}#N#{deadline}", flaky, consistent_read=True)
+    notice = _notice(deadline, flaky)
     assert notice.status == "sent"
     third = _sweep("2023-07-18", minutes=10)
     assert flaky not in {i.natural_key for i in third.items}  # sent: no longer looked at

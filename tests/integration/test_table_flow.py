@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
-from tests.conftest import api_get, mails_with_notice_key, wait_for
+from tests.conftest import api_get, dynamo_store, mails_with_notice_key, wait_for
 
 CAMPAIGN = "xinzhou-2023"
 UNIT, DELIVERABLE, PERIOD = "140930", "issue-list", "2023-06"  # 河曲县
@@ -29,14 +29,16 @@ def _record(version: str) -> dict[str, Any]:
 
 
 def _current() -> tuple[str | None, list[dict[str, Any]]]:
-    from chalicelib.adapters.deliveries import current_rows, delivery, rows_as_dicts
+    from chalicelib.domain.store import rows_as_dicts
 
-    state = delivery(CAMPAIGN, UNIT, DELIVERABLE, PERIOD)
-    return (state.current_version if state else None), rows_as_dicts(current_rows(CAMPAIGN, UNIT, DELIVERABLE, PERIOD))
+    store = dynamo_store()
+    state = store.delivery(CAMPAIGN, UNIT, DELIVERABLE, PERIOD)
+    rows = rows_as_dicts(store.current_rows(CAMPAIGN, UNIT, DELIVERABLE, PERIOD))
+    return (state.current_version if state else None), rows
 
 
 def test_good_then_flawed_then_corrected_issue_list(system: Any) -> None:
-    from chalicelib.adapters.deliveries import rows_as_dicts, version_rows
+    from chalicelib.domain.store import rows_as_dicts
 
     good = _put(system, "河曲县6月清单.xlsx", issue_list_workbook("河曲县交通运输局", GOOD_ROWS))
     assert _record(good)["status"] == "accepted"
@@ -69,20 +71,29 @@ def test_good_then_flawed_then_corrected_issue_list(system: Any) -> None:
     _, rows = wait_for(lambda: (state := _current())[0] == corrected and state)
     assert len(rows) == 2  # replaced as a whole, never mixed with the first version's third row
     # History: the first version's rows are still there under its version.
-    assert len(rows_as_dicts(version_rows(CAMPAIGN, UNIT, DELIVERABLE, PERIOD, good))) == 3
+    assert len(rows_as_dicts(dynamo_store().version_rows(CAMPAIGN, UNIT, DELIVERABLE, PERIOD, good))) == 3
 
 
 def test_an_older_upload_arriving_late_does_not_replace_the_newer_one(system: Any) -> None:
-    from chalicelib.adapters.deliveries import delivery, record_delivery
     from chalicelib.domain.registry import default_registry
     from chalicelib.domain.upload_keys import resolve_upload_key
 
     target = resolve_upload_key(default_registry(), f"uploads/{CAMPAIGN}/140932/{DELIVERABLE}/2023-07/偏关县.xlsx")
     newer = datetime(2023, 7, 19, 8, 0, tzinfo=UTC)
     older = datetime(2023, 7, 18, 8, 0, tzinfo=UTC)
-    assert record_delivery(target, "S#new", newer, "0A", "v-new", "accepted", 3)
-    assert not record_delivery(target, "S#old", older, "09", "v-old", "accepted", 5)
-    state = delivery(CAMPAIGN, "140932", DELIVERABLE, "2023-07")
+    store = dynamo_store()
+
+    def event(ref: str, at: datetime, sequencer: str, version: str, rows: int) -> Any:
+        from chalicelib.domain.store import DeliveryEvent
+
+        t = target
+        return DeliveryEvent(
+            t.campaign.id, t.unit.code, t.deliverable.id, t.period, ref, at, sequencer, version, "accepted", rows
+        )
+
+    assert store.record_delivery(event("S#new", newer, "0A", "v-new", 3))
+    assert not store.record_delivery(event("S#old", older, "09", "v-old", 5))
+    state = store.delivery(CAMPAIGN, "140932", DELIVERABLE, "2023-07")
     assert state is not None
     assert state.current_version == "v-new"
     # …but the older one was accepted first in time, so that is when the unit delivered.

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
-from tests.conftest import api_get, mails_with_notice_key, wait_for
+from tests.conftest import api_get, dynamo_store, mails_with_notice_key, wait_for
 
 CAMPAIGN = "xinzhou-2023"
 
@@ -129,12 +129,10 @@ def test_an_upload_in_a_format_the_deliverable_does_not_take_is_rejected_in_chin
 
 
 def test_an_upload_under_an_unknown_unit_is_kept_and_reported_not_dropped(system: Any) -> None:
-    from chalicelib.adapters.models import RejectedUpload
-
     key = _key("140900", "issue-list", "2023-05", "不存在的单位.xlsx")
     version = _put(system, key, b"x")
 
-    rejected = wait_for(lambda: [r for r in RejectedUpload.query("INTAKE#REJECTED") if r.version_id == version])
+    rejected = wait_for(lambda: [r for r in dynamo_store().refused_uploads(limit=1000) if r.version_id == version])
     assert rejected[0].code == "UNKNOWN_UNIT" and "140900" in rejected[0].message
     # Nothing was written for any unit, and the original is still in the bucket.
     assert all(s["object_key"] != key for s in _submissions_everywhere())

@@ -60,9 +60,9 @@ def test_the_cookie_is_httponly_strict_and_secure_outside_local() -> None:
 
 
 def test_the_key_comes_from_configuration() -> None:
-    assert session_key({}) is None
-    derived = session_key({"LINK_SIGNING_KEY": "link-key-long-enough-0123456789"})
-    own = session_key({"CONSOLE_SESSION_KEY": "console", "LINK_SIGNING_KEY": "link-key-long-enough-0123456789"})
+    assert session_key("", ()) is None
+    derived = session_key("", ("link-key-long-enough-0123456789",))
+    own = session_key("console", ("link-key-long-enough-0123456789",))
     assert derived and own and derived != own
     # Derived, not the link key itself: a console cookie's MAC is no link signature.
     assert derived != b"link-key-long-enough-0123456789"

@@ -111,9 +111,16 @@ def test_a_genuine_but_unreadable_payload_is_refused_not_a_crash() -> None:
             verify_token(f"{payload_b64}.{mac}", [KEY], now=NOW)
 
 
+def _links(env: dict[str, str]) -> LinkSettings:
+    """The link settings as the app reads them from its environment (chalicelib.config)."""
+    from chalicelib.config import Settings
+
+    return Settings.from_env(env).links()
+
+
 def test_keys_rotate_the_first_signs_and_all_verify() -> None:
     old = sign_token(CLAIMS, OTHER_KEY)
-    settings = LinkSettings.from_env({"LINK_SIGNING_KEY": f"{KEY}, {OTHER_KEY}"})
+    settings = _links({"LINK_SIGNING_KEY": f"{KEY}, {OTHER_KEY}"})
     assert settings.keys() == (KEY, OTHER_KEY)
     assert verify_token(old, settings.keys(), now=NOW) == CLAIMS
 
@@ -121,16 +128,16 @@ def test_keys_rotate_the_first_signs_and_all_verify() -> None:
 def test_without_a_proper_key_no_link_can_be_made_or_used() -> None:
     for env in ({}, {"LINK_SIGNING_KEY": "  "}, {"LINK_SIGNING_KEY": "short"}):
         with pytest.raises(LinkConfigError) as caught:
-            LinkSettings.from_env(env).keys()
+            _links(env).keys()
         assert caught.value.status == 503
     with pytest.raises(LinkConfigError):
         verify_token(sign_token(CLAIMS, KEY), [], now=NOW)
 
 
 def test_settings_defaults() -> None:
-    settings = LinkSettings.from_env({"PUBLIC_BASE_URL": "https://x.example.cn/api/", "UPLOAD_LINK_GRACE_DAYS": "3"})
+    settings = _links({"PUBLIC_BASE_URL": "https://x.example.cn/api/", "UPLOAD_LINK_GRACE_DAYS": "3"})
     assert (settings.base_url, settings.grace_days) == ("https://x.example.cn/api", 3)
-    defaults = LinkSettings.from_env({})
+    defaults = _links({})
     assert (defaults.base_url, defaults.grace_days) == ("http://127.0.0.1:8000", 7)
 
 
@@ -314,7 +321,7 @@ def test_notices_carry_each_units_own_link_valid_after_the_notice() -> None:
     deadline = next(d for d in campaign_deadlines(campaign) if d.id == "rectification/2023-05")
     key = "k" * 40
     sent = datetime(2023, 6, 2, 1, 0, tzinfo=UTC)  # an overdue notice, two weeks after the due date
-    hint = link_hint(sent, {"LINK_SIGNING_KEY": key, "PUBLIC_BASE_URL": "https://reports.example.cn/api"})
+    hint = link_hint(sent, _links({"LINK_SIGNING_KEY": key, "PUBLIC_BASE_URL": "https://reports.example.cn/api"}))
     assert callable(hint)
     text = hint(campaign, deadline, "140981")
     url = text.split("：", 1)[1].split(" ")[0]
@@ -326,7 +333,7 @@ def test_notices_carry_each_units_own_link_valid_after_the_notice() -> None:
         {"issue-list", "typical-case"},
     )
     assert (claims.expires_at - sent).days >= 7  # still open a week after the notice, not just the deadline
-    assert link_hint(sent, {}) is upload_path_hint  # no key configured: the path hint, never a broken link
+    assert link_hint(sent, _links({})) is upload_path_hint  # no key configured: the path hint, never a broken link
 
 
 def test_a_token_spelled_differently_but_decoding_the_same_is_refused() -> None:

@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib.data import REPORT_TEMPLATE_DIR as _REPORT_TEMPLATE_DIR
-from chalicelib.domain.receipts import Finding
+from chalicelib.domain.findings import Finding, SubmissionStatus
 from chalicelib.domain.reports.documents import DocumentError, read_document
 from chalicelib.domain.reports.sections import SectionSpec, match_sections
 from chalicelib.domain.schemas import validator
@@ -33,7 +33,7 @@ class ReportTemplate:
 
 @dataclass(frozen=True)
 class ReportVerdict:
-    status: str  # "accepted", "rejected" or "received-for-review"
+    status: SubmissionStatus | str
     errors: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
@@ -80,12 +80,12 @@ def validate_report(data: bytes, file_name: str, deliverable_id: str) -> ReportV
     # The spreadsheets' gate first: a .docx is a zip too (bombs, encrypted packages, truncation, emptiness).
     refused = check_container(data, file_name)
     if refused:
-        return ReportVerdict("rejected", errors=tuple(refused))
+        return ReportVerdict(SubmissionStatus.REJECTED, errors=tuple(refused))
     try:
         document = read_document(data, extension)
     except DocumentError:
         return ReportVerdict(
-            "rejected",
+            SubmissionStatus.REJECTED,
             errors=(
                 Finding(
                     "UNREADABLE_FILE",
@@ -116,13 +116,13 @@ def validate_report(data: bytes, file_name: str, deliverable_id: str) -> ReportV
                 "PDF_NO_TEXT_LAYER",
                 f"“{file_name}”为扫描件（共{document.pages}页，无文字层），已接收，将由市局工作人员人工审阅。",
             )
-            return ReportVerdict("received-for-review", warnings=(note,), details=details)
+            return ReportVerdict(SubmissionStatus.RECEIVED_FOR_REVIEW, warnings=(note,), details=details)
         not_found = _missing_findings("REPORT_SECTION_NOT_FOUND", template, missing, match.headings, file_name)
-        return ReportVerdict("received-for-review", warnings=not_found, details=details)
+        return ReportVerdict(SubmissionStatus.RECEIVED_FOR_REVIEW, warnings=not_found, details=details)
 
     if missing:
         errors = _missing_findings("REPORT_SECTION_MISSING", template, missing, match.headings, file_name)
-        return ReportVerdict("rejected", errors=errors, details=details)
+        return ReportVerdict(SubmissionStatus.REJECTED, errors=errors, details=details)
     warnings: tuple[Finding, ...] = ()
     if match.body_chars < template.min_chars:
         warnings = (
@@ -132,4 +132,4 @@ def validate_report(data: bytes, file_name: str, deliverable_id: str) -> ReportV
                 "请确认是否“见人见事、明确具体”。",
             ),
         )
-    return ReportVerdict("accepted", warnings=warnings, details=details, rows=rows)
+    return ReportVerdict(SubmissionStatus.ACCEPTED, warnings=warnings, details=details, rows=rows)

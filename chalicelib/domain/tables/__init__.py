@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain.receipts import Finding
+from chalicelib.domain.findings import Finding
 from chalicelib.domain.tables.header import HeaderMatch, find_header, header_lines
 from chalicelib.domain.tables.readers import MAX_DATA_ROWS, Grid, ReaderError, read_grids
 from chalicelib.domain.tables.rules import check_rows, footer_findings, unit_matches

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chalicelib.domain.receipts import Finding
+from chalicelib.domain.findings import Finding
 from chalicelib.domain.schema_check import fast_check
 from chalicelib.domain.schemas import validator
 from chalicelib.domain.tables.header import HeaderMatch, footer_field, footer_values

@@ -13,7 +13,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 
-from chalicelib.domain.receipts import Finding
+from chalicelib.domain.findings import Finding
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024

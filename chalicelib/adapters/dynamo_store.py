@@ -1,0 +1,503 @@
+"""``CampaignStore`` on DynamoDB: every PynamoDB call of the app is here (the models: ``models.py``).
+
+Keys and indexes are described in ``chalicelib.adapters.models``. Each method costs what its docstring
+in ``chalicelib.domain.store`` promises (a GetItem, one Query, a conditional write); never a Scan.
+Model instances stay inside: callers get the domain's frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from chalicelib.adapters.models import (
+    Delivery,
+    Notice,
+    RejectedUpload,
+    Submission,
+    bind_table,
+    current_index_pk,
+    deadline_pk,
+    delivery_sk,
+    feed_pk,
+    is_condition_failure,
+    rows_pk,
+    submission_pk,
+)
+from chalicelib.adapters.models import DeliveryRow as DeliveryRowItem
+from chalicelib.adapters.models import Finding as FindingMap
+from chalicelib.domain.findings import ACCEPTED_STATUSES, Finding, NoticeStatus
+from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
+from chalicelib.domain.store import (
+    DeliveryEvent,
+    DeliveryPointer,
+    DeliveryRow,
+    InvalidCursorError,
+    NoticeRecord,
+    RefusedUpload,
+    SubmissionFilter,
+    SubmissionPage,
+    SubmissionRecord,
+)
+from chalicelib.domain.timeutil import iso_utc
+
+REFUSED_PK = "INTAKE#REJECTED"
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, partition: str, partition_attr: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursorError() from exc
+    # A cursor from another listing would start a query somewhere it must not.
+    if not isinstance(key, dict) or key.get(partition_attr) != {"S": partition}:
+        raise InvalidCursorError(mismatch=True)
+    return key
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _finding(item: FindingMap) -> Finding:
+    data = item.as_dict()
+    row = data.get("row")
+    return Finding(**{**data, "row": int(row)} if row is not None else data)
+
+
+def _submission(item: Submission) -> SubmissionRecord:
+    return SubmissionRecord(
+        campaign=item.campaign,
+        unit=item.unit,
+        unit_name=item.unit_name,
+        deliverable=item.deliverable,
+        period=item.period,
+        bucket=item.bucket,
+        object_key=item.object_key,
+        version_id=item.version_id,
+        sequencer=item.sequencer,
+        file_name=item.file_name,
+        size=int(item.size),
+        sha256=item.sha256,
+        etag=item.etag,
+        received_at=item.received_at,
+        received_at_local=item.received_at_local,
+        status=item.status,
+        errors=tuple(_finding(f) for f in item.errors or ()),
+        warnings=tuple(_finding(f) for f in item.warnings or ()),
+        row_count=_int(item.row_count),
+        details=item.details.as_dict() if item.details is not None else {},
+        updated_at=item.updated_at,
+    )
+
+
+def _pointer(item: Delivery) -> DeliveryPointer:
+    return DeliveryPointer(
+        campaign=item.campaign,
+        unit=item.unit,
+        deliverable=item.deliverable,
+        period=item.period,
+        current_version=item.current_version,
+        current_order=item.current_order,
+        current_submission_sk=item.current_submission_sk,
+        current_row_count=_int(item.current_row_count),
+        current_received_at=item.current_received_at,
+        first_accepted_at=item.first_accepted_at,
+        latest_order=item.latest_order,
+        latest_status=item.latest_status,
+        latest_submission_sk=item.latest_submission_sk,
+        latest_received_at=item.latest_received_at,
+    )
+
+
+def _row(item: DeliveryRowItem) -> DeliveryRow:
+    return DeliveryRow(
+        campaign=item.campaign,
+        unit=item.unit,
+        deliverable=item.deliverable,
+        period=item.period,
+        version_id=item.version_id,
+        number=int(item.sk.removeprefix("R#")),
+        sheet=item.sheet,
+        row=_int(item.row),
+        aspect=item.aspect,
+        fields=item.fields.as_dict() if item.fields is not None else {},
+    )
+
+
+def _notice(key: NoticeKey, item: Notice) -> NoticeRecord:
+    return NoticeRecord(
+        key=key,
+        kind=item.kind,
+        recipients=tuple(str(r) for r in item.recipients or ()),
+        cc=tuple(str(r) for r in item.cc or ()),
+        subject=item.subject,
+        text=item.text,
+        html=item.html,
+        message_id=item.message_id,
+        status=item.status,
+        attempts=int(item.attempts or 0),
+        lease_until=item.lease_until,
+        sent_at=item.sent_at,
+        last_error=item.last_error,
+        created_at=item.created_at,
+    )
+
+
+def _update_if(item: Any, actions: list[Any], condition: Any) -> bool:
+    try:
+        item.update(actions=actions, condition=condition)
+        return True
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+
+
+def _submission_condition(where: SubmissionFilter | None) -> Any:
+    condition = None
+    for attribute, value in (
+        (Submission.deliverable, where.deliverable if where else None),
+        (Submission.period, where.period if where else None),
+        (Submission.status, where.status if where else None),
+    ):
+        if value is not None:
+            clause = attribute == str(value)
+            condition = clause if condition is None else condition & clause
+    return condition
+
+
+class DynamoStore:
+    """The campaign table. Make one per process (its models share the process's botocore session)."""
+
+    def __init__(self, table_name: str, region: str, endpoint_url: str | None = None) -> None:
+        self.table_name = table_name
+        bind_table(table_name, region, endpoint_url)
+
+    # --- submissions -------------------------------------------------------------------------------
+
+    def record_submission(self, record: SubmissionRecord) -> tuple[SubmissionRecord, bool]:
+        received = iso_utc(record.received_at)
+        item = Submission(
+            submission_pk(record.campaign, record.unit),
+            record.ref,
+            gsi1pk=deadline_pk(record.campaign, record.deliverable, record.period),
+            gsi1sk=f"U#{record.unit}#{received}",
+            gsi2pk=feed_pk(record.campaign),
+            gsi2sk=f"{received}#{record.unit}",
+            campaign=record.campaign,
+            unit=record.unit,
+            unit_name=record.unit_name,
+            deliverable=record.deliverable,
+            period=record.period,
+            bucket=record.bucket,
+            object_key=record.object_key,
+            version_id=record.version_id,
+            sequencer=record.sequencer,
+            file_name=record.file_name,
+            size=record.size,
+            sha256=record.sha256,
+            etag=record.etag,
+            received_at=record.received_at,
+            received_at_local=record.received_at_local,
+            status=str(record.status),
+            errors=[FindingMap(**f.as_dict()) for f in record.errors],
+            warnings=[FindingMap(**f.as_dict()) for f in record.warnings],
+            row_count=record.row_count,
+            details=record.details,
+            updated_at=record.updated_at,
+        )
+        try:
+            item.save(condition=Submission.pk.does_not_exist())
+            return record, True
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            return _submission(Submission.get(item.pk, item.sk, consistent_read=True)), False
+
+    def get_submission(self, campaign_id: str, unit_code: str, ref: str) -> SubmissionRecord | None:
+        try:
+            return _submission(Submission.get(submission_pk(campaign_id, unit_code), ref))
+        except Submission.DoesNotExist:
+            return None
+
+    def unit_submissions(
+        self,
+        campaign_id: str,
+        unit_code: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        where: SubmissionFilter | None = None,
+    ) -> SubmissionPage:
+        pk = submission_pk(campaign_id, unit_code)
+        result = Submission.query(
+            pk,
+            Submission.sk.startswith("S#"),
+            filter_condition=_submission_condition(where),
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=decode_cursor(cursor, pk, "pk"),
+        )
+        items = tuple(_submission(i) for i in result)
+        return SubmissionPage(items, encode_cursor(result.last_evaluated_key))
+
+    def deadline_submissions(
+        self,
+        campaign_id: str,
+        deliverable_id: str,
+        period: str,
+        *,
+        unit_code: str | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> SubmissionPage:
+        pk = deadline_pk(campaign_id, deliverable_id, period)
+        result = Submission.by_deadline.query(
+            pk,
+            Submission.gsi1sk.startswith(f"U#{unit_code}#") if unit_code else None,
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=decode_cursor(cursor, pk, "gsi1pk"),
+        )
+        items = tuple(_submission(i) for i in result)
+        return SubmissionPage(items, encode_cursor(result.last_evaluated_key))
+
+    def campaign_submissions(
+        self, campaign_id: str, *, limit: int, cursor: str | None = None, where: SubmissionFilter | None = None
+    ) -> SubmissionPage:
+        pk = feed_pk(campaign_id)
+        result = Submission.feed.query(
+            pk,
+            filter_condition=_submission_condition(where),
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=decode_cursor(cursor, pk, "gsi2pk"),
+        )
+        items = tuple(_submission(i) for i in result)
+        return SubmissionPage(items, encode_cursor(result.last_evaluated_key))
+
+    def record_refused_upload(self, refused: RefusedUpload) -> None:
+        RejectedUpload(
+            REFUSED_PK,
+            f"{iso_utc(refused.received_at)}#{refused.object_key}#{refused.version_id}",
+            bucket=refused.bucket,
+            object_key=refused.object_key,
+            version_id=refused.version_id,
+            received_at=refused.received_at,
+            code=refused.code,
+            message=refused.message,
+        ).save()
+
+    def refused_uploads(self, limit: int = 100) -> list[RefusedUpload]:
+        return [
+            RefusedUpload(r.bucket, r.object_key, r.version_id, r.received_at, r.code, r.message)
+            for r in RejectedUpload.query(REFUSED_PK, scan_index_forward=False, limit=limit)
+        ]
+
+    # --- versions and the delivery pointer ---------------------------------------------------------
+
+    def write_version_rows(
+        self,
+        campaign_id: str,
+        unit_code: str,
+        deliverable_id: str,
+        period: str,
+        version_id: str,
+        rows: Sequence[Mapping[str, Any]],
+    ) -> int:
+        pk = rows_pk(campaign_id, unit_code, deliverable_id, period, version_id)
+        with DeliveryRowItem.batch_write() as batch:  # 25 per request
+            for number, row in enumerate(rows, 1):
+                fields = {k: _plain(v) for k, v in row.items() if k not in ("row", "sheet")}
+                batch.save(
+                    DeliveryRowItem(
+                        pk,
+                        f"R#{number:05d}",
+                        campaign=campaign_id,
+                        unit=unit_code,
+                        deliverable=deliverable_id,
+                        period=period,
+                        version_id=version_id,
+                        sheet=row.get("sheet"),
+                        row=row.get("row"),
+                        aspect=row.get("aspect"),
+                        fields=fields,
+                    )
+                )
+        return len(rows)
+
+    def record_delivery(self, event: DeliveryEvent) -> bool:
+        order = event.order
+        item = Delivery(submission_pk(event.campaign, event.unit), delivery_sk(event.deliverable, event.period))
+        identity = [
+            Delivery.gsi1pk.set(current_index_pk(event.campaign, event.deliverable, event.period)),
+            Delivery.gsi1sk.set(f"U#{event.unit}"),
+            Delivery.campaign.set(event.campaign),
+            Delivery.unit.set(event.unit),
+            Delivery.deliverable.set(event.deliverable),
+            Delivery.period.set(event.period),
+        ]
+        _update_if(
+            item,
+            [
+                *identity,
+                Delivery.latest_order.set(order),
+                Delivery.latest_status.set(str(event.status)),
+                Delivery.latest_submission_sk.set(event.submission_ref),
+                Delivery.latest_received_at.set(event.received_at),
+            ],
+            Delivery.latest_order.does_not_exist() | (Delivery.latest_order <= order),
+        )
+        if event.status not in ACCEPTED_STATUSES:
+            return False
+        _update_if(
+            item,
+            [*identity, Delivery.first_accepted_at.set(event.received_at)],
+            Delivery.first_accepted_at.does_not_exist() | (Delivery.first_accepted_at > event.received_at),
+        )
+        return _update_if(
+            item,
+            [
+                *identity,
+                Delivery.current_version.set(event.version_id),
+                Delivery.current_order.set(order),
+                Delivery.current_submission_sk.set(event.submission_ref),
+                Delivery.current_row_count.set(event.row_count or 0),
+                Delivery.current_received_at.set(event.received_at),
+            ],
+            Delivery.current_order.does_not_exist() | (Delivery.current_order <= order),
+        )
+
+    def delivery(self, campaign_id: str, unit_code: str, deliverable_id: str, period: str) -> DeliveryPointer | None:
+        try:
+            return _pointer(Delivery.get(submission_pk(campaign_id, unit_code), delivery_sk(deliverable_id, period)))
+        except Delivery.DoesNotExist:
+            return None
+
+    def unit_deliveries(self, campaign_id: str, unit_code: str, period: str | None = None) -> list[DeliveryPointer]:
+        items = Delivery.query(submission_pk(campaign_id, unit_code), Delivery.sk.startswith("CUR#"))
+        return [_pointer(d) for d in items if period is None or d.period == period]
+
+    def deadline_deliveries(self, campaign_id: str, deliverable_id: str, period: str) -> list[DeliveryPointer]:
+        return [_pointer(d) for d in Delivery.by_deadline.query(current_index_pk(campaign_id, deliverable_id, period))]
+
+    def version_rows(
+        self, campaign_id: str, unit_code: str, deliverable_id: str, period: str, version_id: str
+    ) -> list[DeliveryRow]:
+        pk = rows_pk(campaign_id, unit_code, deliverable_id, period, version_id)
+        return [_row(r) for r in DeliveryRowItem.query(pk)]
+
+    def current_rows(self, campaign_id: str, unit_code: str, deliverable_id: str, period: str) -> list[DeliveryRow]:
+        state = self.delivery(campaign_id, unit_code, deliverable_id, period)
+        if state is None or state.current_version is None:
+            return []
+        return self.version_rows(campaign_id, unit_code, deliverable_id, period, state.current_version)
+
+    # --- the notice log ----------------------------------------------------------------------------
+
+    def create_notice(self, key: NoticeKey, kind: str, mail: OutgoingMail, now: datetime) -> NoticeRecord:
+        notice = Notice(
+            key.pk,
+            key.key,
+            kind=kind,
+            recipients=list(mail.to),
+            cc=list(mail.cc),
+            subject=mail.subject,
+            text=mail.text,
+            html=mail.html,
+            message_id=mail.message_id,
+            status=str(NoticeStatus.PENDING),
+            created_at=now,
+        )
+        try:
+            notice.save(condition=Notice.pk.does_not_exist())
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            notice = Notice.get(key.pk, key.key, consistent_read=True)
+        return _notice(key, notice)
+
+    def claim_notice(self, key: NoticeKey, now: datetime, lease: timedelta) -> bool:
+        claimable = Notice.status.is_in(NoticeStatus.PENDING, NoticeStatus.FAILED) | (
+            (Notice.status == NoticeStatus.SENDING) & (Notice.lease_until < now)
+        )
+        return _update_if(
+            Notice(key.pk, key.key),
+            [
+                Notice.status.set(str(NoticeStatus.SENDING)),
+                Notice.lease_until.set(now + lease),
+                Notice.attempts.add(1),
+            ],
+            claimable,
+        )
+
+    def mark_notice_sent(self, key: NoticeKey, sent_at: datetime) -> None:
+        Notice(key.pk, key.key).update(
+            actions=[
+                Notice.status.set(str(NoticeStatus.SENT)),
+                Notice.sent_at.set(sent_at),
+                Notice.lease_until.remove(),
+            ]
+        )
+
+    def mark_notice_failed(self, key: NoticeKey, error: str) -> None:
+        Notice(key.pk, key.key).update(
+            actions=[
+                Notice.status.set(str(NoticeStatus.FAILED)),
+                Notice.last_error.set(error[:1000]),
+                Notice.lease_until.remove(),
+            ]
+        )
+
+    def mark_notice_rejected(self, key: NoticeKey, error: str) -> None:
+        Notice(key.pk, key.key).update(
+            actions=[Notice.status.set(str(NoticeStatus.REJECTED)), Notice.last_error.set(error[:1000])]
+        )
+
+    def get_notice(self, key: NoticeKey) -> NoticeRecord | None:
+        try:
+            return _notice(key, Notice.get(key.pk, key.key))
+        except Notice.DoesNotExist:
+            return None
+
+    def unsent_notices(self, campaign_id: str, scope: str, since: datetime) -> list[NoticeRecord]:
+        unsent = Notice.status.is_in(NoticeStatus.PENDING, NoticeStatus.FAILED, NoticeStatus.SENDING) & (
+            Notice.created_at >= since
+        )
+        pk = NoticeKey(campaign_id, scope, "").pk
+        return [_notice(NoticeKey(campaign_id, scope, n.sk), n) for n in Notice.query(pk, filter_condition=unsent)]
+
+
+@cache
+def default_store() -> DynamoStore:
+    """The process's one store, bound to the table the settings name (made on first use, not at import)."""
+    from chalicelib.config import settings
+
+    s = settings()
+    return DynamoStore(s.table_name, s.region, s.dynamodb_endpoint_url)

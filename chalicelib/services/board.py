@@ -1,0 +1,120 @@
+"""The read side shared by the daily sweep and the office's status board: every unit's delivery state.
+
+One Query per (deliverable, period) on the pointer index gives every unit's pointer; a unit whose latest
+upload was rejected and never fixed costs one GetItem for the submission's error messages (concurrent when
+there are many); a package with the 2022 list reads that list's current rows. Never a Scan. What the
+pointers mean is decided in ``chalicelib.domain.delivery_state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.deadlines import Deadline
+from chalicelib.domain.delivery_state import Pointer, delivery_state
+from chalicelib.domain.notice_policy import DeliveryState
+from chalicelib.domain.packages import PackageStatus, evaluate_package, package_pieces, required_parts
+from chalicelib.domain.registry import Campaign
+from chalicelib.domain.store import CampaignStore, rows_as_dicts
+
+# Concurrent reads of rejected submissions for a big campaign (see _fetch_rejections).
+MAX_WORKERS = 32
+
+
+@dataclass
+class TableReads:
+    """How the sweep read the table, for the report (and the tests): never a Scan."""
+
+    queries: list[str] = field(default_factory=list)  # "deliverable/period", one Query each
+    gets: int = 0  # GetItem of rejected submissions
+
+
+def _rejection_messages(store: CampaignStore, campaign_id: str, unit_code: str, ref: str) -> tuple[str, ...]:
+    submission = store.get_submission(campaign_id, unit_code, ref)
+    return tuple(f.message for f in submission.errors) if submission is not None else ()
+
+
+def _fetch_rejections(store: CampaignStore, campaign_id: str, keys: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """The error messages of rejected submissions, one GetItem each; concurrent when there are many (a
+    campaign of thousands of units has hundreds), each call waiting on the network, not on Python."""
+    workers = max(1, min(MAX_WORKERS, len(keys) // 25))
+    if workers == 1:
+        return [_rejection_messages(store, campaign_id, *key) for key in keys]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep-read") as pool:
+        return list(pool.map(lambda key: _rejection_messages(store, campaign_id, *key), keys))
+
+
+def table_states(
+    store: CampaignStore,
+    campaign: Campaign,
+    deadlines: Iterable[Deadline],
+    as_of: datetime,
+    reads: TableReads | None = None,
+    pointers: dict[tuple[str, str], dict[str, Pointer]] | None = None,
+) -> dict[tuple[str, str], DeliveryState]:
+    """Every unit's state for the given deadlines as of an instant, keyed (deadline id, unit code).
+
+    ``pointers`` ((deliverable, period) → unit → pointer) is filled for callers that show them.
+    """
+    reads = reads if reads is not None else TableReads()
+    deadlines = list(deadlines)
+    pointers = pointers if pointers is not None else {}
+    for deadline in deadlines:
+        for deliverable_id, _ in required_parts(deadline):
+            pair = (deliverable_id, deadline.period)
+            if pair not in pointers:
+                reads.queries.append(f"{deliverable_id}/{deadline.period}")
+                pointers[pair] = {
+                    p.unit: Pointer.of(p)
+                    for p in store.deadline_deliveries(campaign.id, deliverable_id, deadline.period)
+                }
+    wanted: dict[tuple[str, str], None] = {}  # insertion-ordered set
+    for by_unit in pointers.values():
+        for p in by_unit.values():
+            key = (p.unit_code, p.latest_submission_sk or "")
+            if p.rejected_by(as_of):
+                wanted[key] = None
+    reads.gets += len(wanted)
+    rejections = dict(zip(wanted, _fetch_rejections(store, campaign.id, list(wanted)), strict=True))
+    # The 2022 list in a package must also say how far every problem got: read its current rows.
+    legacy: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for deadline in deadlines:
+        if "legacy-issue-list" in dict(required_parts(deadline)):
+            for p in pointers[("legacy-issue-list", deadline.period)].values():
+                if p.accepted_by(as_of) and (p.unit_code, deadline.period) not in legacy:
+                    reads.queries.append(f"legacy-issue-list/{deadline.period}/{p.unit_code} rows")
+                    rows = store.current_rows(campaign.id, p.unit_code, "legacy-issue-list", deadline.period)
+                    legacy[(p.unit_code, deadline.period)] = rows_as_dicts(rows)
+    states: dict[tuple[str, str], DeliveryState] = {}
+    for deadline in deadlines:
+        for unit in campaign.units:
+            unit_pointers = {
+                d: by_unit[unit.code]
+                for d, _ in required_parts(deadline)
+                if unit.code in (by_unit := pointers[(d, deadline.period)])
+            }
+            state = delivery_state(
+                campaign,
+                deadline,
+                unit.code,
+                unit_pointers,
+                rejections,
+                as_of,
+                legacy.get((unit.code, deadline.period), ()),
+            )
+            if state is not None:
+                states[(deadline.id, unit.code)] = state
+    return states
+
+
+def package_status(store: CampaignStore, campaign: Campaign, deadline: Deadline, unit_code: str) -> PackageStatus:
+    """Read the unit's current pieces (one Query) and the legacy rows (one Query), then evaluate."""
+    pieces = package_pieces(deadline, store.unit_deliveries(campaign.id, unit_code, deadline.period))
+    legacy: list[dict[str, Any]] = []
+    if "legacy-issue-list" in pieces and pieces["legacy-issue-list"].accepted_at:
+        legacy = rows_as_dicts(store.current_rows(campaign.id, unit_code, "legacy-issue-list", deadline.period))
+    return evaluate_package(campaign, deadline, unit_code, pieces, legacy)

@@ -1,0 +1,14 @@
+"""The S3 doors as the http layer sees them: a county's presigned upload form, the office's download of an
+original. The signing itself is the S3 adapter's; http reaches it only through this service."""
+
+from __future__ import annotations
+
+from chalicelib.adapters.presign import (
+    PlannedUpload,
+    UploadPresigner,
+    plan_upload,
+    presigned_download,
+    presigner_from_settings,
+)
+
+__all__ = ["PlannedUpload", "UploadPresigner", "plan_upload", "presigned_download", "presigner_from_settings"]
