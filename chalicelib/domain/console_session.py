@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 COOKIE_NAME = "office_session"
 SESSION_HOURS = 8  # one working day
@@ -39,6 +40,12 @@ def session_key(own: str, link_keys: Sequence[str]) -> bytes | None:
     if not link_keys:
         return None
     return hmac.new(link_keys[0].encode(), b"derive:console-session", hashlib.sha256).digest()
+
+
+def secure_cookie(public_base_url: str) -> bool:
+    """Secure outside the local stage: only the local stack serves plain http, on loopback."""
+    base = urlsplit(public_base_url or "https://")
+    return not (base.scheme == "http" and base.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
 def _b64(raw: bytes) -> str:

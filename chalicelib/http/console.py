@@ -62,13 +62,10 @@ def _key() -> bytes:
 
 
 def _secure_cookie() -> bool:
-    """Secure outside the local stage: the local stack serves plain http on loopback."""
-    from urllib.parse import urlsplit
-
     from chalicelib.config import settings
+    from chalicelib.domain.console_session import secure_cookie
 
-    base = urlsplit(settings().public_base_url or "https://")
-    return not (base.scheme == "http" and base.hostname in ("127.0.0.1", "localhost", "::1"))
+    return secure_cookie(settings().public_base_url)
 
 
 def _now() -> Any:

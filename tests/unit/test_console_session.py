@@ -78,13 +78,7 @@ def test_the_key_comes_from_configuration() -> None:
         (None, True),
     ],
 )
-def test_the_cookie_is_secure_outside_the_local_stage(
-    monkeypatch: pytest.MonkeyPatch, base_url: str | None, secure: bool
-) -> None:
-    from chalicelib.http.console import _secure_cookie
+def test_the_cookie_is_secure_outside_the_local_stage(base_url: str | None, secure: bool) -> None:
+    from chalicelib.domain.console_session import secure_cookie
 
-    if base_url is None:
-        monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
-    else:
-        monkeypatch.setenv("PUBLIC_BASE_URL", base_url)
-    assert _secure_cookie() is secure
+    assert secure_cookie(base_url or "") is secure
