@@ -117,7 +117,9 @@ def test_dates(value: object) -> None:
     assert parse_date(value, 2023) == date(2023, 6, 30)
 
 
-@pytest.mark.parametrize("value", ["六月底", "2023-02-30", "2023-13-01", "下半年", "30/6/2023", 12, True, "", None])
+@pytest.mark.parametrize(
+    "value", ["待定", "视情况", "尽快", "已完成", "2023-02-30", "2023-13-01", "30/6/2023", 12, True, "", None]
+)
 def test_not_dates(value: object) -> None:
     assert parse_date(value, 2023) is None
 

@@ -15,6 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.domain.fast_schema import fast_check
+from chalicelib.domain.progress import Progress, read_progress
 from chalicelib.domain.receipts import Finding
 from chalicelib.domain.schemas import validator
 from chalicelib.domain.tables.header import HeaderMatch, footer_field, footer_values
@@ -200,6 +201,11 @@ def _deadline(
         return text, True, (), ()
     when: date | None = parse_date(raw, year)
     if when is None:
+        progress = read_progress(text)
+        if progress is Progress.DONE:  # 已完成 / 立行立改: the time limit is already met, stored as written
+            return text, False, (), ()
+        if progress is Progress.LONG_TERM:
+            return text, True, (), ()
         return text, False, (("DEADLINE_INVALID", f"“{text}”无法识别为日期，{DATE_EXAMPLE}。"),), ()
     if when.year != year:
         message = f"完成时限 {when.isoformat()} 不在{year}年内，请核对年份；确需跨年的请在备注中说明。"
@@ -207,13 +213,9 @@ def _deadline(
     return when.isoformat(), False, (), ()
 
 
-def _completed(template: Template, status: str) -> bool:
-    squashed = squash(status)
-    return (
-        any(squashed.startswith(m) for m in template.completed_markers)
-        and not any(m in squashed for m in template.incomplete_markers)
-        and not long_term_marker(squashed, template.long_term_markers)
-    )
+def _completed(status: str) -> bool:
+    """The shared completion rule (``chalicelib.domain.progress``): only DONE spares 阶段性成效 / 长期举措."""
+    return read_progress(status) is Progress.DONE
 
 
 def check_rows(
@@ -348,13 +350,13 @@ def _read_column(
 
 
 def _add_completed(template: Template, rows: list[dict[str, Any]]) -> None:
-    if not template.completed_markers or not rows or "status" not in rows[0]:
+    if not template.tracks_progress or not rows or "status" not in rows[0]:
         return
     answers: dict[str, bool] = {}
     for values in rows:
         status = values["status"]
         if status not in answers:
-            answers[status] = _completed(template, status)
+            answers[status] = _completed(status)
         values["completed"] = answers[status]
 
 

@@ -50,8 +50,7 @@ class Template:
     aspect_keys: dict[str, str]  # aspect_key(alias) -> canonical name
     unknown_aspect: str
     long_term_markers: tuple[str, ...]
-    completed_markers: tuple[str, ...]
-    incomplete_markers: tuple[str, ...]
+    tracks_progress: bool  # 完成情况 is read by chalicelib.domain.progress into ``completed``
     roles: tuple[str, ...]
     min_lengths: dict[str, int]
     distinct: tuple[str, ...]
@@ -104,8 +103,7 @@ def _build(data: dict[str, Any]) -> Template:
         aspect_keys=aspect_keys,
         unknown_aspect=data["unknown_aspect"],
         long_term_markers=tuple(data["long_term_markers"]),
-        completed_markers=tuple(data.get("completed_markers", ())),
-        incomplete_markers=tuple(data.get("incomplete_markers", ())),
+        tracks_progress=data.get("tracks_progress", False),
         roles=tuple(data.get("roles", ())),
         min_lengths=dict(data["min_lengths"]),
         distinct=tuple(data.get("distinct", ())),
