@@ -80,8 +80,14 @@ def check_file(campaign: Campaign, deliverable: Deliverable, unit: Unit | None, 
     if has_table_template(deliverable.id) and extension_of(file_name) not in ("docx", "pdf"):
         from chalicelib.domain.tables import validate_table  # spreadsheet readers load only when needed
 
+        others = [unit_names(other) for other in campaign.units if unit is not None and other.code != unit.code]
         table = validate_table(
-            data, file_name, deliverable.id, unit_names=unit_names(unit), campaign_year=campaign.year
+            data,
+            file_name,
+            deliverable.id,
+            unit_names=unit_names(unit),
+            other_units=others if unit is not None else None,
+            campaign_year=campaign.year,
         )
         return Verdict(
             "accepted" if table.accepted else "rejected",

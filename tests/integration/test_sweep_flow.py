@@ -393,7 +393,7 @@ def test_the_office_digest_arrives_the_morning_after_with_counts(system: Any) ->
     report = _sweep(day)
 
     [digest] = _mails(deadline, _key(deadline, None, "digest", day))
-    assert digest["To"] == "office@xinzhou-jtj.example.cn"
+    assert digest["To"] == _campaign().office.email
     assert "按时报送1、逾期报送1、未报送11、未通过核验0、材料不全1" in digest["Subject"]
     text = _text(digest)
     assert "14个填报单位的报送情况" in text

@@ -97,7 +97,7 @@ def test_minimal_good_file() -> None:
     assert (verdict.errors, verdict.warnings) == ((), ())
     assert [r["row"] for r in verdict.rows] == [4, 5]
     assert set(verdict.rows[0]) == {
-        "row", "sheet", "seq", "aspect", "symptom", "cause", "measure", "deadline", "long_term",
+        "row", "sheet", "seq", "aspect", "aspect_text", "symptom", "cause", "measure", "deadline", "long_term",
         "deliverable_form", "owner_unit", "contact", "contact_phone", "note",
     }  # fmt: skip
 

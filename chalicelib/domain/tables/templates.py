@@ -65,7 +65,15 @@ class Template:
         return tuple(c for c in self.columns if c.required)
 
     def canonical_aspect(self, text: str) -> str | None:
-        return self.aspect_keys.get(aspect_key(text))
+        """The aspect a cell names: by its key (numbering, quotes, a trailing 问题 removed), else the one
+        aspect whose key the cell's contains (群众反映强烈的热点问题 → 群众反映强烈的问题, the notice's
+        own wording in its (六)); two aspects contained is no answer."""
+        key = aspect_key(text)
+        exact = self.aspect_keys.get(key)
+        if exact is not None or not key:
+            return exact
+        found = {name for alias, name in self.aspect_keys.items() if len(alias) >= 4 and alias in key}
+        return found.pop() if len(found) == 1 else None
 
 
 def template_ids() -> list[str]:

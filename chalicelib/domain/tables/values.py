@@ -37,7 +37,10 @@ _WIDE_FORM = re.compile("[\uff01-\uff5e\u3000]")  # a few per sentence: sub() be
 _QUOTES = "\"'“”‘’「」『』〝〞〃"
 _SPACE = re.compile(r"\s+")
 _BRACKETED = re.compile(r"\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]")
-_LEADING_NUMBER = re.compile(r"[0-9一二三四五六七八九十]{1,3}[.、)]")
+# The notice's own numbering in front of an aspect: （三）, (3), 三、, 3., 3、, 第三.
+_LEADING_NUMBER = re.compile(
+    r"(?:\([0-9一二三四五六七八九十]{1,3}\)|第?[0-9一二三四五六七八九十]{1,3}[.、)]|第[一二三四五六七八九十]{1,3})"
+)
 _PLACEHOLDER = re.compile(r"(?:[0-9]{1,2}[.、][\s,;]*)+")
 _DATE_TEXT = (
     re.compile(r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})(?:T?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"),
