@@ -20,7 +20,7 @@ from chalicelib.domain.tables.readers import MAX_DATA_ROWS, Grid, ReaderError, r
 from chalicelib.domain.tables.rules import check_rows, footer_findings, named_unit
 from chalicelib.domain.tables.safety import check_container
 from chalicelib.domain.tables.templates import Template, load_template, template_ids
-from chalicelib.domain.tables.values import display_text, parse_date
+from chalicelib.domain.tables.values import display_text, parse_date, squash
 
 __all__ = ["TableVerdict", "validate_table"]
 
@@ -130,7 +130,9 @@ def _validate(
             warnings += foot_warnings
             for key, (value, _number) in result.footer.items():
                 header[key] = display_text(value) or None
-    if not rows and not errors:
+    if not rows and not errors and _says_nothing_to_report(template, [grid for grid, _ in complete]):
+        header["nothing_to_report"] = True  # 本月无典型案例: the month's answer, with no rows
+    elif not rows and not errors:
         errors.append(
             Finding(
                 "NO_DATA_ROWS",
@@ -142,6 +144,19 @@ def _validate(
     errors.sort(key=lambda finding: finding.code != "UNIT_MISMATCH")
     return TableVerdict(
         accepted=not errors, rows=tuple(rows), errors=tuple(errors), warnings=tuple(warnings), header=header
+    )
+
+
+def _says_nothing_to_report(template: Template, grids: list[Grid]) -> bool:
+    """Some cell of the sheet (a title line, a row under the header, a note) says there is nothing to list."""
+    pattern = template.nothing_to_report
+    if pattern is None:
+        return False
+    return any(
+        type(cell) is str and pattern.search(squash(cell)) is not None
+        for grid in grids
+        for row in grid.cells
+        for cell in row
     )
 
 

@@ -65,6 +65,7 @@ UNIT_SUFFIXES = tuple(
 # Only prose columns can hold the template's '1. 2. 3. 4.' placeholder; a number in a date column is a date.
 TEXT_KINDS = ("text", "person")
 DATE_EXAMPLE = "请填写如 2023-06-30 或“长期坚持”"
+_LOCAL_NUMBER = re.compile(r"[2-9][0-9]{2,3}-?[0-9]{4}")  # a landline without its area code
 # A Han character survives NFKC as a non-digit, so a cell holding one cannot be the '1. 2.' placeholder.
 _HAS_HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -221,7 +222,13 @@ def _read_cell(template: Template, column: Column, raw: Any, year: int, unit_nam
         value, long_term, errors, warnings = _deadline(template, raw, text, year)
         extra = (long_term,)
     elif kind == "person":
-        extra = (extract_phone(raw) if text else None,)
+        phone = extract_phone(raw) if text else None
+        if phone is not None and _LOCAL_NUMBER.fullmatch(phone):
+            warnings = (
+                ("PHONE_NO_AREA_CODE", f"电话“{phone}”没有区号，请补充区号（如 0350-{phone}）或填写11位手机号。"),
+            )
+            phone = None  # the number stays in the text as written; no dialable number is stored
+        extra = (phone,)
     elif kind == "phone":
         value = normalise_phone(raw) if text else ""
     elif kind == "role":
@@ -301,7 +308,7 @@ def check_rows(
         i for i, blanks in enumerate(zip(*([r.blank for r in rs] for rs in content), strict=True)) if not all(blanks)
     ]
     remarks: dict[str, bool] = {}
-    kept = [i for i in kept if not _is_remark_row(grid.cells[start + i], remarks)]
+    kept = [i for i in kept if not _is_remark_row(grid.cells[start + i], remarks, template.nothing_to_report)]
     too_many = len(kept) > MAX_DATA_ROWS
     kept = kept[:MAX_DATA_ROWS]
     if kept:
@@ -502,8 +509,13 @@ _REMARK_ROW = re.compile(
 )
 
 
-def _is_remark_row(raw_row: list[Any], answers: dict[str, bool]) -> bool:
-    """The row's first filled cell is a 合计 label or a note; asked once per distinct first cell."""
+def _is_remark_row(raw_row: list[Any], answers: dict[str, bool], nothing: re.Pattern[str] | None) -> bool:
+    """The row's first filled cell is a 合计 label or a note (asked once per distinct first cell), or the row
+    only says there is nothing to list (1 | 本月无典型案例)."""
+    if nothing is not None:
+        filled = [v for v in raw_row if v is not None and (type(v) is not str or v.strip())]
+        if len(filled) <= 2 and any(type(v) is str and nothing.search(squash(v)) for v in filled):
+            return True
     first = next((v for v in raw_row if v is not None and (type(v) is not str or v.strip())), None)
     if type(first) is not str:
         return False
@@ -574,7 +586,19 @@ def footer_findings(
         if value is None:
             warnings.append(Finding("FOOTER_MISSING", f"表格下方未填写{label}，请补充。", sheet, number, label))
     value, number = footer.get("phone", (None, None))
-    if value is not None and not is_phone(normalise_phone(value)):
+    if value is not None and _LOCAL_NUMBER.fullmatch(normalise_phone(value)):
+        # 3021234: a local number without its area code reaches the office from inside 忻州 (0350).
+        warnings.append(
+            Finding(
+                "PHONE_NO_AREA_CODE",
+                f"联系电话“{display_text(value)}”没有区号，请补充区号（如 0350-{normalise_phone(value)}）"
+                "或填写11位手机号。",
+                sheet,
+                number,
+                "联系电话",
+            )
+        )
+    elif value is not None and not is_phone(normalise_phone(value)):
         errors.append(
             Finding(
                 "PHONE_INVALID",

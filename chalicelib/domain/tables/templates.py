@@ -7,6 +7,7 @@ change; each file is checked against ``schemas/table-template.schema.json`` when
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -56,6 +57,7 @@ class Template:
     distinct: tuple[str, ...]
     header_lines: bool
     footer: bool
+    nothing_to_report: re.Pattern[str] | None = None  # 本月无典型案例: a valid answer with no rows
 
     def column(self, column_id: str) -> Column:
         return next(c for c in self.columns if c.id == column_id)
@@ -117,6 +119,7 @@ def _build(data: dict[str, Any]) -> Template:
         distinct=tuple(data.get("distinct", ())),
         header_lines=data.get("header_lines", False),
         footer=data.get("footer", False),
+        nothing_to_report=re.compile(data["nothing_to_report"]) if "nothing_to_report" in data else None,
     )
 
 
