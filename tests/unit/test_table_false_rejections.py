@@ -209,3 +209,24 @@ def test_an_empty_case_sheet_without_the_note_is_still_rejected() -> None:
     labels = ["序号", "案例名称", "基本情况", "具体措施", "整改效果", "点评"]
     verdict = check(xlsx([], labels=labels), "typical-case")
     assert [f.code for f in verdict.errors] == ["NO_DATA_ROWS"]
+
+
+@pytest.mark.parametrize(("email", "warned"), [(None, True), ("lm@example.cn", False)])
+def test_a_contacts_list_without_email_says_where_notices_go(email: str | None, warned: bool) -> None:
+    from chalicelib.domain.validation import check_file
+
+    assert CAMPAIGN is not None
+    unit = CAMPAIGN.unit("原平市")
+    assert unit is not None
+    labels = ["单位", "联系人", "姓名", "职务", "手机号", "电子邮箱", "备注"]
+    rows = [
+        ["原平市", "分管领导", "王建国", "副局长", "13935010001", email],
+        [None, "联络员", "李明", "主任", "13935010002"],
+    ]
+    data = xlsx(rows, labels=labels, above=[["专项整治工作联系人名单"]], below=[])
+    verdict = check_file(CAMPAIGN, CAMPAIGN.deliverables["contacts"], unit, "联系人.xlsx", data)
+    assert verdict.status == "accepted"
+    notes = [w.message for w in verdict.warnings if w.code == "CONTACTS_NO_EMAIL"]
+    assert bool(notes) is warned
+    if warned:
+        assert all(c.email in notes[0] for c in unit.contacts)
