@@ -221,7 +221,7 @@ def test_a_contacts_list_without_email_says_where_notices_go(email: str | None, 
     labels = ["单位", "联系人", "姓名", "职务", "手机号", "电子邮箱", "备注"]
     rows = [
         ["原平市", "分管领导", "王建国", "副局长", "13935010001", email],
-        [None, "联络员", "李明", "主任", "13935010002"],
+        ["原平市", "联络员", "李明", "主任", "13935010002"],
     ]
     data = xlsx(rows, labels=labels, above=[["专项整治工作联系人名单"]], below=[])
     verdict = check_file(CAMPAIGN, CAMPAIGN.deliverables["contacts"], unit, "联系人.xlsx", data)
