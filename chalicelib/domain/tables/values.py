@@ -63,7 +63,7 @@ _QUARTER = re.compile(
 )
 # Words around a date that do not change it: 于2023年6月30日前完成, 截至6月底, 2023年底之前.
 _DATE_PREFIX = re.compile(r"^(?:计划|预计|拟|力争|争取)?(?:于|在|截至|截止到?|到)?")
-_DATE_SUFFIX = re.compile(r"(?:之前|以前|前|止)?(?:完成|整改完成|完成整改|整改到位|办结)?$")
+_DATE_SUFFIX = re.compile(r"(?:之前|以前|前|止)?(?:完成|整改完成|完成整改|整改到位|办结)?(?![\s\S])")
 _RANGE = re.compile(r"[至到~〜—]+|--")
 _CN_DATE_NUMBER = re.compile(r"[〇零○一二两三四五六七八九十]+(?=[年月日号季旬])")
 _CN_DIGIT = {
