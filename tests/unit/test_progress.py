@@ -90,3 +90,13 @@ def test_the_table_is_large_enough_to_mean_something() -> None:
 
 def test_values_are_the_strings_other_modules_store() -> None:
     assert [p.value for p in Progress] == ["done", "long-term", "open"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [(t, e) for t, e in PHRASINGS if t and t.strip()])
+def test_the_package_check_and_the_file_check_use_this_rule(text: str, expected: Progress | None) -> None:
+    from chalicelib.domain.packages import legacy_row_problems
+    from chalicelib.domain.tables.rules import _completed
+
+    row = {"row": 5, "status": text, "stage_result": "", "long_term_measure": ""}
+    assert (legacy_row_problems([row]) == ()) is (expected is DONE)
+    assert _completed(text) is (expected is DONE)
