@@ -73,6 +73,9 @@ def _spec_deadlines(campaign: Campaign, spec: DeadlineSpec) -> list[Deadline]:
             if stage.start <= due <= stage.end:
                 due_dates.append((period, due))
     chase_until = campaign_end(campaign) if rule["type"] == "once" else campaign.stages[rule["stage"]].end
+    if "chase_until" in rule:
+        chase_until = max(chase_until, date.fromisoformat(rule["chase_until"]))
+    soft = set(rule.get("soft_periods", ()))
     return [
         Deadline(
             spec_id=spec.id,
@@ -82,7 +85,8 @@ def _spec_deadlines(campaign: Campaign, spec: DeadlineSpec) -> list[Deadline]:
             due_date=due,
             due_at=datetime.combine(due, campaign.due_time, tzinfo=campaign.zone),
             package=spec.package,
-            chase_until=max(chase_until, due),
+            # A soft period (due right after the notice) is received if sent but never chased as overdue.
+            chase_until=due if period in soft else max(chase_until, due),
         )
         for period, due in due_dates
     ]
@@ -182,7 +186,8 @@ def periods_for(campaign: Campaign, deliverable_id: str) -> list[str]:
 
 def period_label(period: str) -> str:
     """Chinese label of a period: 2023-05 → 2023年5月; named periods get their stage wording."""
-    named = {"setup": "安排部署阶段", "final": "总结阶段"}
+    # The 9月10日 总结报告 falls inside the notice's 实地督导阶段 (9月30日阶段性完成).
+    named = {"setup": "安排部署阶段", "final": "实地督导阶段（总结报告）"}
     if period in named:
         return named[period]
     try:

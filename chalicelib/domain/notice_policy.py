@@ -16,7 +16,8 @@ days between the due date and the sweep's day:
 - escalation: on those same days once n >= ``escalate_after_days`` (7, 10, ... by default) the overdue
   notice becomes an escalation, copied to the unit's 分管领导; it replaces the overdue notice of that
   day, so a unit gets at most one notice per deadline per day;
-- digest: on n = 1 (the morning after the due date), one summary of every unit for the city office.
+- digest: on n = 1 (the morning after the due date), one summary of every unit for the city office;
+- nothing before the day the notice was issued (``Campaign.issued``).
 
 "Delivered" means an accepted delivery that is complete (nothing of a package missing). A rejected
 upload that was never fixed, or an incomplete package, is not delivered: the unit keeps being
@@ -145,6 +146,8 @@ def decide_notices(
     """
     policy = campaign.notice_policy
     decisions: list[NoticeDecision] = []
+    if campaign.issued is not None and today < campaign.issued:
+        return decisions  # before the notice existed nobody can be reminded of it
     for deadline in deadlines:
         kind = unit_notice_kind(policy, deadline, today)
         if kind is not None:

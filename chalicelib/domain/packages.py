@@ -12,12 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.deadlines import Deadline
+from chalicelib.domain.progress import Progress, read_progress
 from chalicelib.domain.registry import Campaign
 from chalicelib.domain.store import DeliveryPointer
 
-# Words in 完成情况 that mean the problem is still open or long-term, so the row needs its
-# stage result (阶段性成效) and long-term measure (长期举措).
-OPEN_MARKERS = ("未完成", "推进中", "正在", "持续", "长期", "部分完成", "未整改", "整改中")
+
+def is_open(status: str) -> bool:
+    """Whether 完成情况 leaves the problem open or long-term, so the row needs its stage result
+    (阶段性成效) and long-term measure (长期举措): the one rule of ``chalicelib.domain.progress``."""
+    return read_progress(status) is not Progress.DONE
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def legacy_row_problems(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         if not status:
             problems.append(f"{where}【完成情况】未填写，请填写“已完成”或整改进展")
             continue
-        if any(marker in status for marker in OPEN_MARKERS):
+        if is_open(status):
             for field, label in (("stage_result", "阶段性成效"), ("long_term_measure", "长期举措")):
                 if not str(row.get(field) or "").strip():
                     problems.append(f"{where}问题尚在推进或需长期推进，【{label}】不能为空")

@@ -138,6 +138,7 @@ class Campaign:
     deadline_specs: tuple[DeadlineSpec, ...]
     due_day_policy: str = "keep"  # one of DUE_DAY_POLICIES; applied in chalicelib.domain.deadlines
     notice_policy: NoticePolicy = field(default_factory=NoticePolicy)
+    issued: date | None = None  # the notice's date: nothing is sent before it
     _unit_index: dict[str, Unit] = field(default_factory=dict, repr=False, compare=False)
 
     def unit(self, ref: str) -> Unit | None:
@@ -239,6 +240,7 @@ def build_campaign(raw: dict[str, Any], source: bytes | None = None) -> Campaign
         deadline_specs=tuple(specs),
         due_day_policy=raw.get("due_day_policy", "keep"),
         notice_policy=_notice_policy(raw.get("notice_policy")),
+        issued=date.fromisoformat(raw["issued"]) if "issued" in raw else None,
         _unit_index=index,
     )
 

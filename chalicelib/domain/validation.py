@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.data import REPORT_TEMPLATE_DIR as _REPORT_TEMPLATE_DIR
 from chalicelib.data import TABLE_TEMPLATE_DIR
+from chalicelib.domain.contacts import CONTACTS_DELIVERABLE
 from chalicelib.domain.findings import Finding, SubmissionStatus
 from chalicelib.domain.registry import Campaign, Deliverable, Unit
 from chalicelib.domain.upload_keys import UploadTarget
@@ -63,6 +64,21 @@ def unit_names(unit: Unit | None) -> tuple[str, ...]:
     return (unit.name, *unit.aliases, *((unit.bureau,) if unit.bureau else ()))
 
 
+def _contacts_without_email(unit: Unit, rows: tuple[dict[str, Any], ...]) -> tuple[Finding, ...]:
+    """附件4 collects no email address: when the list gives none, say where notices will keep going."""
+    if any(str(row.get("email") or "").strip() for row in rows):
+        return ()
+    registered = "、".join(dict.fromkeys(c.email for c in unit.contacts if c.email))
+    where = f"市局登记的本单位邮箱（{registered}）" if registered else "市局登记的本单位邮箱"
+    return (
+        Finding(
+            "CONTACTS_NO_EMAIL",
+            f"名单未填写电子邮箱，已接收。系统的提醒、催报和回执邮件将继续发送至{where}；"
+            "如需改发至名单中的联系人，请在“电子邮箱”列填写后重新上传。",
+        ),
+    )
+
+
 def has_table_template(deliverable_id: str) -> bool:
     return (TEMPLATE_DIR / f"{deliverable_id}.json").is_file()
 
@@ -80,13 +96,22 @@ def check_file(campaign: Campaign, deliverable: Deliverable, unit: Unit | None, 
     if has_table_template(deliverable.id) and extension_of(file_name) not in ("docx", "pdf"):
         from chalicelib.domain.tables import validate_table  # spreadsheet readers load only when needed
 
+        others = [unit_names(other) for other in campaign.units if unit is not None and other.code != unit.code]
         table = validate_table(
-            data, file_name, deliverable.id, unit_names=unit_names(unit), campaign_year=campaign.year
+            data,
+            file_name,
+            deliverable.id,
+            unit_names=unit_names(unit),
+            other_units=others if unit is not None else None,
+            campaign_year=campaign.year,
         )
+        warnings = tuple(table.warnings)
+        if deliverable.id == CONTACTS_DELIVERABLE and table.accepted and unit is not None:
+            warnings += _contacts_without_email(unit, table.rows)
         return Verdict(
             SubmissionStatus.ACCEPTED if table.accepted else SubmissionStatus.REJECTED,
             errors=tuple(table.errors),
-            warnings=tuple(table.warnings),
+            warnings=warnings,
             rows=tuple(table.rows) if table.accepted else (),
             details={"header": table.header},
         )

@@ -71,6 +71,8 @@ UploadHint = Callable[[Campaign, Deadline, str], str]
 def deadlines_due(campaign: Campaign, day: date, calendar: WorkdayCalendar | None = None) -> list[Deadline]:
     """The deadlines that may owe a notice on ``day``: the only ones the sweep reads the table for."""
     policy = campaign.notice_policy
+    if campaign.issued is not None and day < campaign.issued:
+        return []  # nothing is owed before the notice existed (chalicelib.domain.notice_policy.decide_notices)
     return [
         d
         for d in campaign_deadlines(campaign, calendar)

@@ -99,13 +99,13 @@ def test_a_county_uploads_through_its_link_and_sees_the_verdict(
     outcome = page.inner_text("#outcome")
     assert "五台县8月整改清单.xlsx" in outcome and "已通过核验" in outcome
 
-    flawed_rows = [replace(GOOD_ROWS[0], deadline="六月底"), *GOOD_ROWS[1:]]
+    flawed_rows = [replace(GOOD_ROWS[0], deadline="待定"), *GOOD_ROWS[1:]]
     bad = tmp_path / "五台县8月整改清单（修改稿）.xlsx"
     bad.write_bytes(issue_list_workbook("五台县交通运输局", flawed_rows))
     verdict = _upload(page, bad, "county-portal-rejected.png")
     assert "未通过核验" in verdict
     errors = page.inner_text("#outcome table.errors")
-    assert "第6行" in errors and "完成时限" in errors and "六月底" in errors
+    assert "第6行" in errors and "完成时限" in errors and "待定" in errors
 
     # Both uploads are on record; the accepted one stays the version that counts.
     history = page.inner_text("#history")

@@ -33,7 +33,7 @@ from tests.faults import (
 )
 
 NAMES = {"140927": "神池县", "140928": "五寨县", "140930": "河曲县", "140932": "偏关县", "140971": "五台山风景区"}
-BAD_ROWS = [replace(GOOD_ROWS[0], deadline="六月底"), *GOOD_ROWS[1:]]
+BAD_ROWS = [replace(GOOD_ROWS[0], deadline="待定"), *GOOD_ROWS[1:]]
 
 # --- what the table and the outbox hold for one version -------------------------------------------------
 

@@ -205,29 +205,42 @@ def test_hand_checked_properties_of_the_table() -> None:
     quiet = {u.code for u in campaign.units} - {YUANPING, DAIXIAN, WUTAISHAN, NINGWU, BAODE, DINGXIANG}
     assert not quiet & set(by_unit), "units that deliver five days early are never written to"
 
+    issued = campaign.issued or FIRST_DAY
+
+    def sent(pairs: list[tuple[date, str]]) -> list[tuple[str, str]]:
+        """Nothing goes out before the notice was issued; a soft deadline (chased until its due day) is
+        never chased as overdue."""
+        return [(day.isoformat(), kind) for day, kind in pairs if day >= issued]
+
     # 原平市: one reminder per deadline, three days before, nothing else.
     assert sorted((r[2], r[1], r[0]) for r in by_unit[YUANPING]) == sorted(
-        (d.id, "reminder", (d.due_date - timedelta(days=3)).isoformat()) for d in deadlines.values()
+        (d.id, "reminder", (d.due_date - timedelta(days=3)).isoformat())
+        for d in deadlines.values()
+        if d.due_date - timedelta(days=3) >= issued
     )
     # 代县: three reminders and one overdue notice the day after, per deadline; never escalated.
     for d in deadlines.values():
         mine = [(r[0], r[1]) for r in by_unit[DAIXIAN] if r[2] == d.id]
         due = d.due_date
-        assert mine == [
-            ((due - timedelta(days=3)).isoformat(), "reminder"),
-            ((due - timedelta(days=1)).isoformat(), "reminder"),
-            (due.isoformat(), "reminder"),
-            ((due + timedelta(days=1)).isoformat(), "overdue"),
-        ]
+        chased = [(due + timedelta(days=1), "overdue")] if d.chase_until and d.chase_until > due else []
+        assert mine == sent(
+            [(due - timedelta(days=3), "reminder"), (due - timedelta(days=1), "reminder"), (due, "reminder"), *chased]
+        )
     # 宁武县: not delivered until fixed; the rejection shows from the day after the upload.
     for d in deadlines.values():
         mine = [(r[0], r[1], r[4]) for r in by_unit[NINGWU] if r[2] == d.id]
         due = d.due_date
+        expected_rows = [
+            (due - timedelta(days=3), "reminder", "missing"),
+            (due - timedelta(days=1), "reminder", "missing"),  # swept at 09:00, uploaded at 14:00
+            (due, "reminder", "rejected"),
+            (due + timedelta(days=1), "overdue", "rejected"),  # fixed at 16:00, after the sweep
+        ]
+        chase_end = d.chase_until or due
         assert mine == [
-            ((due - timedelta(days=3)).isoformat(), "reminder", "missing"),
-            ((due - timedelta(days=1)).isoformat(), "reminder", "missing"),  # swept at 09:00, uploaded at 14:00
-            (due.isoformat(), "reminder", "rejected"),
-            ((due + timedelta(days=1)).isoformat(), "overdue", "rejected"),  # fixed at 16:00, after the sweep
+            (day.isoformat(), kind, status)
+            for day, kind, status in expected_rows
+            if day >= issued and (kind != "overdue" or chase_end > due)
         ]
     # 定襄县 (late by half an hour, before the sweep): reminders only; the digests count it late.
     assert {r[1] for r in by_unit[DINGXIANG]} == {"reminder"}
@@ -236,9 +249,12 @@ def test_hand_checked_properties_of_the_table() -> None:
     for d in deadlines.values():
         days = [(date.fromisoformat(r[0]) - d.due_date).days for r in by_unit[WUTAISHAN] if r[2] == d.id]
         kinds = [r[1] for r in by_unit[WUTAISHAN] if r[2] == d.id]
-        expected = [-3, -1, 0, *range(1, (d.chase_until - d.due_date).days + 1, 3)]
+        reminders = [n for n in (-3, -1, 0) if d.due_date + timedelta(days=n) >= issued]
+        expected = [*reminders, *range(1, (d.chase_until - d.due_date).days + 1, 3)]
         assert days == expected
-        assert kinds == ["reminder"] * 3 + ["overdue" if n < 7 else "escalation" for n in expected[3:]]
+        assert kinds == ["reminder"] * len(reminders) + [
+            "overdue" if n < 7 else "escalation" for n in expected[len(reminders) :]
+        ]
     # One digest per deadline, the morning after.
     assert sorted((r[2], r[0]) for r in by_unit["office"]) == sorted(
         (d.id, (d.due_date + timedelta(days=1)).isoformat()) for d in deadlines.values()

@@ -71,10 +71,11 @@ def _package_with_pieces(unit: str, pieces: int) -> dict[str, Any] | None:
     return package if sum(part["have"] > 0 for part in package["parts"]) == pieces else None
 
 
-def test_the_summary_package_assembles_from_four_uploads_in_any_order(system: Any) -> None:
+def test_the_summary_package_assembles_from_five_uploads_in_any_order(system: Any) -> None:
     unit = "140981"
     pieces = [
         ("summary-report", "reports/summary-report.docx"),
+        ("issue-list", "tables/issue-list-good.xlsx"),  # the final 2023 list (附件2), beside the 2022 one
         ("legacy-issue-list", "tables/legacy-issue-list.xlsx"),
         ("typical-case", "reports/typical-cases-3.docx"),
         ("accountability-statement", "reports/accountability-statement.docx"),

@@ -249,9 +249,9 @@ def test_a_reminder_three_days_before_goes_to_every_unit_that_has_not_delivered(
     report = _sweep(day)
 
     # Only the deadlines with a notice today were read, one Query per deliverable and period.
-    assert report.deadlines == ["setup-contacts/setup", "progress/2023-05", "rectification/2023-05"]
+    # (setup-contacts, due 04-12, is chased on 05-16 and 05-19, not today.)
+    assert report.deadlines == ["progress/2023-05", "rectification/2023-05"]
     assert sorted(report.queries) == [
-        "contacts/setup",
         "issue-list/2023-05",
         "progress-report/2023-05",
         "typical-case/2023-05",
@@ -283,7 +283,7 @@ def test_a_reminder_three_days_before_goes_to_every_unit_that_has_not_delivered(
 
 
 def test_running_the_sweep_twice_sends_nothing_twice(system: Any) -> None:
-    day = "2023-04-04"  # setup-contacts/setup is due on 04-07: reminders only
+    day = "2023-04-11"  # setup-contacts/setup is due on 04-12: reminders only (April's self-check is soft)
     first = _sweep(day)
     second = _sweep(day, minutes=30)
 
@@ -294,7 +294,7 @@ def test_running_the_sweep_twice_sends_nothing_twice(system: Any) -> None:
 
 
 def test_two_sweeps_at_once_send_each_notice_once(system: Any) -> None:
-    day = "2023-04-06"
+    day = "2023-04-12"
     start = threading.Barrier(2)
     reports: list[Any] = []
 
@@ -325,7 +325,7 @@ def test_two_sweeps_at_once_send_each_notice_once(system: Any) -> None:
 
 
 def test_a_rerun_after_a_crash_half_way_sends_the_rest_and_nothing_twice(system: Any) -> None:
-    day, deadline = "2023-04-05", "self-check/2023-04"  # self-check reports of April are due on 04-08
+    day, deadline = "2023-05-05", "self-check/2023-05"  # self-check reports of May are due on 05-08
     with pytest.raises(RuntimeError, match="simulated crash"):
         _sweep(day, CrashAfter(_smtp(), 5))
     counts = _sent_counts()
@@ -349,7 +349,7 @@ def test_a_rerun_after_a_crash_half_way_sends_the_rest_and_nothing_twice(system:
 def test_a_transient_failure_is_recorded_failed_and_sent_once_by_the_next_run(system: Any) -> None:
     from chalicelib.adapters.mail import TransientMailError
 
-    day, deadline = "2023-04-19", "progress/2023-04"  # progress reports of April are due on 04-20
+    day, deadline = "2023-04-20", "progress/2023-04"  # progress reports of April are due today, 04-20
     flaky = _key(deadline, "140929", "reminder", day)
     first = _sweep(day, FailFor(_smtp(), "liaison.140929@example.cn", TransientMailError))
     outcomes = {i.natural_key: i.outcome for i in first.items}
@@ -370,14 +370,17 @@ def test_a_transient_failure_is_recorded_failed_and_sent_once_by_the_next_run(sy
 def test_a_permanently_refused_notice_is_reported_and_never_resent(system: Any) -> None:
     from chalicelib.adapters.mail import PermanentMailError
 
-    day, deadline = "2023-04-12", "self-check/2023-04"  # overdue notices, 4 days after 04-08
+    day, deadline = "2023-04-13", "setup-contacts/setup"  # overdue notices, the day after 04-12 (and the digest)
     refused = _key(deadline, "140923", "overdue", day)
     first = _sweep(day, FailFor(_smtp(), "liaison.140923@example.cn", PermanentMailError))
     assert [(i.natural_key, i.to) for i in first.undeliverable] == [(refused, ("liaison.140923@example.cn",))]
 
     second = _sweep(day, minutes=15)
     assert [i.natural_key for i in second.undeliverable] == [refused]
-    assert Counter(i.outcome for i in second.items) == {"already-sent": 13, "rejected": 1}
+    assert Counter(i.outcome for i in second.items) == {
+        "already-sent": 14,
+        "rejected": 1,
+    }  # 13 overdue notices and the digest
     assert _mails(deadline, refused) == []
     _assert_each_once(deadline, "overdue", day, [u for u in _unit_codes() if u != "140923"])
 
@@ -398,7 +401,7 @@ def test_the_office_digest_arrives_the_morning_after_with_counts(system: Any) ->
     report = _sweep(day)
 
     [digest] = _mails(deadline, _key(deadline, None, "digest", day))
-    assert digest["To"] == "office@xinzhou-jtj.example.cn"
+    assert digest["To"] == _campaign().office.email
     assert "按时报送1、逾期报送1、未报送11、未通过核验0、材料不全1" in digest["Subject"]
     text = _text(digest)
     assert "14个填报单位的报送情况" in text
@@ -418,7 +421,7 @@ def test_the_office_digest_arrives_the_morning_after_with_counts(system: Any) ->
 
 def test_a_dry_run_decides_and_composes_but_writes_and_sends_nothing(system: Any) -> None:
 
-    day, deadline = "2023-04-11", "setup-contacts/setup"
+    day, deadline = "2023-04-16", "setup-contacts/setup"
     report = _sweep(day, dry_run=True)
     assert Counter(i.outcome for i in report.items) == {"would-send": 14}
     assert all("联系人名单" in i.subject and "逾期4天" in i.subject for i in report.items)
@@ -439,10 +442,10 @@ def test_cli_sweep_replays_a_morning_and_prints_what_it_sent(
         chalicelib.adapters.mail, "sender_from_settings", lambda settings: used.append(settings) or _smtp()
     )
 
-    day, deadline = "2023-04-15", "self-check/2023-04"  # 7 days overdue: escalations, 分管领导 in copy
+    day, deadline = "2023-04-22", "setup-contacts/setup"  # 10 days overdue: escalations, 分管领导 in copy
     assert main(["sweep", "--campaign", CAMPAIGN, "--as-of", day, "--json"]) == 0
     [report] = json.loads(capsys.readouterr().out)
-    assert report["day"] == day and report["as_of"] == "2023-04-15T09:00:00+08:00"
+    assert report["day"] == day and report["as_of"] == "2023-04-22T09:00:00+08:00"
     assert report["counts"] == {"sent": 14}
     assert {tuple(i["cc"]) for i in report["items"]} == {(f"leader.{u}@example.cn",) for u in _unit_codes()}
     _assert_each_once(deadline, "escalation", day, _unit_codes())
@@ -453,7 +456,7 @@ def test_cli_sweep_replays_a_morning_and_prints_what_it_sent(
 
     assert main(["sweep", "--campaign", CAMPAIGN, "--as-of", day, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "2023-04-15 催报（演练：不写入、不发送）" in out
+    assert "2023-04-22 催报（演练：不写入、不发送）" in out
     assert "查询 1 次" in out and "合计 14 封：此前已发送 14" in out
     [line] = [row for row in out.splitlines() if "liaison.140981@example.cn" in row]
     assert line.startswith("此前已发送") and "督办（抄送分管领导）" in line and "原平市" in line
@@ -514,7 +517,9 @@ def test_deadlines_due_are_only_those_with_a_notice_that_day() -> None:
     from chalicelib.services.sweep import deadlines_due
 
     campaign = _campaign()
-    assert [d.id for d in deadlines_due(campaign, date(2023, 4, 9))] == ["self-check/2023-04"]
+    # 04-09: the digest of April's (soft) self-check report, and the contacts list's first reminder.
+    assert [d.id for d in deadlines_due(campaign, date(2023, 4, 9))] == ["self-check/2023-04", "setup-contacts/setup"]
+    assert [d.id for d in deadlines_due(campaign, date(2023, 4, 5))] == []  # before the notice was issued
     assert [d.id for d in deadlines_due(campaign, date(2023, 4, 10))] == []
     assert [d.id for d in deadlines_due(campaign, date(2026, 11, 27))] == []
 
@@ -534,11 +539,18 @@ def test_the_summary_package_needs_every_part_and_three_typical_cases() -> None:
     campaign, deadline = _campaign(), _summary_deadline()
     assert package_missing(campaign, deadline, {}) == (
         "总结报告",
+        "专项整治事项清单（2023年新问题）",
         "专项整治事项清单（2022年自查整改问题）",
         "典型案例（需3个，已有0个）",
         "追责问责、容错免责情况专题说明",
     )
-    parts = {"summary-report": 0, "legacy-issue-list": 5, "typical-case": 2, "accountability-statement": 0}
+    parts = {
+        "summary-report": 0,
+        "issue-list": 12,
+        "legacy-issue-list": 5,
+        "typical-case": 2,
+        "accountability-statement": 0,
+    }
     assert package_missing(campaign, deadline, parts) == ("典型案例（需3个，已有2个）",)
     assert package_missing(campaign, deadline, {**parts, "typical-case": 3}) == ()
     # The 2022 list must say how far each problem got; an open one needs its stage result and measure.
@@ -557,6 +569,7 @@ def test_a_package_is_complete_when_its_last_part_is_accepted_and_rejections_nam
     early, late = datetime(2023, 9, 1, tzinfo=CST), datetime(2023, 9, 11, 8, tzinfo=CST)
     pointers = {
         "summary-report": Pointer("140981", "summary-report", early, 0, "accepted", "S#1", early),
+        "issue-list": Pointer("140981", "issue-list", early, 12, "accepted", "S#0", early),
         "legacy-issue-list": Pointer("140981", "legacy-issue-list", early, 4, "accepted", "S#2", early),
         "typical-case": Pointer("140981", "typical-case", late, 3, "accepted", "S#3", late),
         "accountability-statement": Pointer("140981", "accountability-statement", None, None, "rejected", "S#4", early),

@@ -48,7 +48,7 @@ def test_good_then_flawed_then_corrected_issue_list(system: Any) -> None:
     assert rows[0]["symptom"].startswith("1.某治超站")
 
     flawed_rows = [
-        replace(GOOD_ROWS[0], deadline="六月底"),
+        replace(GOOD_ROWS[0], deadline="待定"),
         replace(GOOD_ROWS[1], aspect="作风问题"),
         replace(GOOD_ROWS[2], measure=""),
     ]
@@ -58,13 +58,13 @@ def test_good_then_flawed_then_corrected_issue_list(system: Any) -> None:
     located = {(e["row"], e["column"]) for e in record["errors"]}
     assert {(6, "完成时限"), (7, "问题方面"), (8, "整改措施")} <= located
     [date_error] = [e for e in record["errors"] if e["row"] == 6]
-    assert "六月底" in date_error["message"] and "2023-06-30" in date_error["message"]
+    assert "待定" in date_error["message"] and "2023-06-30" in date_error["message"]
     # A rejected upload does not touch the current rows (its receipt is the last step).
     wait_for(lambda: mails_with_notice_key(f"receipt|{UNIT}#{flawed}"))
     assert _current()[0] == good
     [mail] = wait_for(lambda: mails_with_notice_key(f"receipt|{UNIT}#{flawed}"))
     text = mail.get_body(preferencelist=("plain",)).get_content()
-    assert "第6行" in text and "【完成时限】" in text and "六月底" in text
+    assert "第6行" in text and "【完成时限】" in text and "待定" in text
 
     corrected = _put(system, "河曲县6月清单（修改后）.xlsx", issue_list_workbook("河曲县交通运输局", GOOD_ROWS[:2]))
     assert _record(corrected)["status"] == "accepted"

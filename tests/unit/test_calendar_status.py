@@ -58,7 +58,8 @@ def test_before_the_8th_means_by_the_end_of_the_8th_in_shanghai() -> None:
 def test_chase_ends_with_the_stage_or_for_one_off_deadlines_the_campaign() -> None:
     campaign, deadlines = _deadlines()
     assert campaign_end(campaign) == date(2023, 10, 31)
-    assert deadlines["self-check/2023-05"].chase_until == date(2023, 5, 10)  # 自查自纠 ends
+    assert deadlines["self-check/2023-05"].chase_until == date(2023, 5, 31)  # past 自查自纠's end: escalates
+    assert deadlines["self-check/2023-04"].chase_until == date(2023, 4, 8)  # soft: never chased as overdue
     assert deadlines["rectification/2023-08"].chase_until == date(2023, 8, 31)  # 深入整改 ends
     assert deadlines["progress/2023-04"].chase_until == date(2023, 10, 31)  # runs the whole campaign
     assert deadlines["setup-contacts/setup"].chase_until == date(2023, 10, 31)

@@ -31,13 +31,13 @@ def test_progress_is_due_on_the_20th_of_every_campaign_month_from_april() -> Non
 
 
 def test_one_off_deadlines() -> None:
-    assert _dates("setup-contacts") == [date(2023, 4, 7)]
+    assert _dates("setup-contacts") == [date(2023, 4, 12)]  # the notice (04-07) sets none: three working days
     assert _dates("summary") == [date(2023, 9, 10)]
 
 
 def test_due_instant_is_the_end_of_the_day_in_shanghai() -> None:
     first = campaign_deadlines(_campaign())[0]
-    assert first.due_at.isoformat() == "2023-04-07T23:59:59+08:00"
+    assert first.due_at.isoformat() == "2023-04-08T23:59:59+08:00"
 
 
 def test_periods_of_a_deliverable_include_monthly_and_named_periods() -> None:
@@ -46,4 +46,4 @@ def test_periods_of_a_deliverable_include_monthly_and_named_periods() -> None:
 
 def test_period_labels() -> None:
     assert period_label("2023-05") == "2023年5月"
-    assert period_label("final") == "总结阶段"
+    assert period_label("final") == "实地督导阶段（总结报告）"

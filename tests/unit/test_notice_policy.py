@@ -227,7 +227,7 @@ def test_digest_goes_to_the_office_with_counts() -> None:
     states = {(d.id, u.code): DeliveryState(u.code, _local(c, 2023, 6, 18, 9, 0)) for u in c.units[:10]}
     states[(d.id, "140971")] = DeliveryState("140971", _local(c, 2023, 6, 21, 0, 5))
     mail = compose_digest(c, d, _decision("digest", d, None, date(2023, 6, 21)), states, message_id="<m4@test>")
-    assert mail.to == ("office@xinzhou-jtj.example.cn",) and mail.cc == ()
+    assert mail.to == (c.office.email,) and mail.cc == ()
     assert "按时报送10" in mail.subject and "逾期报送1" in mail.subject and "未报送3" in mail.subject
     assert "逾期报送（1个）：五台山风景区" in mail.text
     assert "<table" in (mail.html or "") and mail.text.count("\n") > 14

@@ -109,3 +109,37 @@ def test_unreadable_documents_are_rejected_with_advice(name: str, data: bytes) -
     verdict = validate_report(data, name, "self-check-report")
     assert verdict.status == "rejected"
     assert verdict.errors[0].code == "UNREADABLE_FILE" and name in verdict.errors[0].message
+
+
+# --- issue 14: the notice prescribes no headings for 工作推进情况 and the 专题说明 ------------------------
+
+ONE_PARAGRAPH = {
+    "accountability-statement": "专项整治期间对重复处罚的中队负责人追责问责，诫勉谈话1人；对新业态执法探索中出现失误、"
+    "未谋取私利的2名执法人员经集体研究容错免责，激励干部担当作为。" * 2,
+    "progress-report": "本月复核罚款案件136件，纠正不规范案件9件，取消固定检查点2处，召开警示教育会议2次，"
+    "受理投诉11件均按期办结，下一步继续推进制度建设。" * 3,
+}
+
+
+@pytest.mark.parametrize("deliverable", sorted(ONE_PARAGRAPH))
+def test_a_one_paragraph_statement_is_accepted(deliverable: str) -> None:
+    verdict = validate_report(ONE_PARAGRAPH[deliverable].encode(), "说明.txt", deliverable)
+    assert verdict.status == "accepted" and verdict.errors == ()
+
+
+def test_a_missing_topic_is_a_warning_where_no_heading_is_prescribed() -> None:
+    text = "专项整治期间对重复处罚的中队负责人追责问责，诫勉谈话1人，调离执法岗位1人，通报批评2人。" * 3
+    verdict = validate_report(text.encode(), "说明.txt", "accountability-statement")
+    assert verdict.status == "accepted"
+    assert [(w.code, w.section) for w in verdict.warnings] == [("REPORT_TOPIC_NOT_FOUND", "容错免责情况")]
+
+
+def test_the_self_check_report_keeps_its_prescribed_sections() -> None:
+    verdict = validate_report(ONE_PARAGRAPH["progress-report"].encode(), "自查.txt", "self-check-report")
+    assert verdict.status == "rejected"
+
+
+@pytest.mark.parametrize("note", ["本月无典型案例。", "本月暂无典型案例", "繁峙县交通运输局：6月无典型案例"])
+def test_no_typical_case_this_month_is_a_valid_case_document(note: str) -> None:
+    verdict = validate_report(note.encode(), "典型案例.txt", "typical-case")
+    assert verdict.status == "accepted" and verdict.rows == () and verdict.details["nothing_to_report"] is True

@@ -171,7 +171,7 @@ def test_validate_table_gives_the_same_verdict_with_and_without_the_fast_path(mo
 
     broken = [
         replace(GOOD_ROWS[0], measure=""),
-        replace(GOOD_ROWS[1], deadline="六月底"),
+        replace(GOOD_ROWS[1], deadline="待定"),
         replace(GOOD_ROWS[2], contact="张某 138１２３４５６７８"),
         replace(GOOD_ROWS[0], contact="李某 13812345678\n"),
         replace(GOOD_ROWS[1], aspect="乱收费问题"),

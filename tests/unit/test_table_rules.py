@@ -97,7 +97,7 @@ def test_minimal_good_file() -> None:
     assert (verdict.errors, verdict.warnings) == ((), ())
     assert [r["row"] for r in verdict.rows] == [4, 5]
     assert set(verdict.rows[0]) == {
-        "row", "sheet", "seq", "aspect", "symptom", "cause", "measure", "deadline", "long_term",
+        "row", "sheet", "seq", "aspect", "aspect_text", "symptom", "cause", "measure", "deadline", "long_term",
         "deliverable_form", "owner_unit", "contact", "contact_phone", "note", "problem_id", "progress",
     }  # fmt: skip
 
@@ -119,7 +119,9 @@ def test_deadline_forms(deadline: object) -> None:
     assert verdict.rows[0]["deadline"] == "2023-06-30"
 
 
-@pytest.mark.parametrize(("deadline", "shown"), [("六月底", "六月底"), ("2023-02-30", "2023-02-30"), ("尽快", "尽快")])
+@pytest.mark.parametrize(
+    ("deadline", "shown"), [("待定", "待定"), ("视情况", "视情况"), ("2023-02-30", "2023-02-30"), ("尽快", "尽快")]
+)
 def test_bad_deadline(deadline: str, shown: str) -> None:
     verdict = check(xlsx([issue_row(1, deadline=deadline)]))
     assert not verdict.accepted
@@ -436,7 +438,7 @@ def test_typical_case_rules() -> None:
 
 
 def test_json_list_with_chinese_keys_and_errors() -> None:
-    rows = [dict(zip(ISSUE_LABELS, issue_row(1, deadline="六月底"), strict=True))]
+    rows = [dict(zip(ISSUE_LABELS, issue_row(1, deadline="待定"), strict=True))]
     verdict = check(json.dumps(rows, ensure_ascii=False).encode(), name="清单.json")
     assert [(f.code, f.row, f.column, f.sheet) for f in verdict.errors] == [("DEADLINE_INVALID", 1, "完成时限", None)]
 
@@ -471,7 +473,7 @@ def test_data_text_starting_like_a_footer_label_is_still_data() -> None:
 def test_hidden_rows_are_validated_and_flagged() -> None:
     from openpyxl import load_workbook
 
-    book = load_workbook(io.BytesIO(xlsx([issue_row(1), issue_row(2, deadline="六月底")], title="A&B清单")))
+    book = load_workbook(io.BytesIO(xlsx([issue_row(1), issue_row(2, deadline="待定")], title="A&B清单")))
     book.active.row_dimensions[5].hidden = True
     buffer = io.BytesIO()
     book.save(buffer)

@@ -82,11 +82,11 @@ def test_issue_list_with_errors() -> None:
     verdict = run("issue-list-errors.xlsx", "issue-list")
     assert not verdict.accepted
     assert codes(verdict.errors) == [
+        ("UNIT_MISMATCH", 4, "填报单位"),  # another unit's file: said first
         ("DEADLINE_INVALID", 7, "完成时限"),
         ("ASPECT_UNKNOWN", 8, "问题方面"),
         ("REQUIRED_EMPTY", 9, "整改措施"),
         ("PHONE_INVALID", 10, "联系人"),
-        ("UNIT_MISMATCH", 4, "填报单位"),
         ("PHONE_INVALID", 16, "联系电话"),
     ]
     assert codes(verdict.warnings) == [
@@ -97,9 +97,9 @@ def test_issue_list_with_errors() -> None:
     ]
     assert all(f.sheet == SHEET for f in verdict.errors + verdict.warnings)
     messages = {f.code + str(f.row): f.message for f in verdict.errors + verdict.warnings}
-    assert messages["DEADLINE_INVALID7"] == "“六月底”无法识别为日期，请填写如 2023-06-30 或“长期坚持”。"
-    assert verdict.errors[0].located() == (
-        "工作表“2023年新问题”第7行【完成时限】：“六月底”无法识别为日期，请填写如 2023-06-30 或“长期坚持”。"
+    assert messages["DEADLINE_INVALID7"] == "“待定”无法识别为日期，请填写如 2023-06-30 或“长期坚持”。"
+    assert verdict.errors[1].located() == (
+        "工作表“2023年新问题”第7行【完成时限】：“待定”无法识别为日期，请填写如 2023-06-30 或“长期坚持”。"
     )
     assert "“乱收费问题”不是本模板列明的问题方面" in messages["ASPECT_UNKNOWN8"]
     assert "“逐利执法”问题" in messages["ASPECT_UNKNOWN8"]

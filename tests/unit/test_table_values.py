@@ -111,13 +111,62 @@ def test_schema_phone_pattern_agrees_with_code() -> None:
         "45107",
         date(2023, 6, 30),
         datetime(2023, 6, 30, 0, 0),
+        "二〇二三年六月三十日",
+        "二○二三年六月三十日",
+        "六月三十日前",
+        "六月底",
+        "2023.6",
+        "2023.06",
+        2023.6,
+        "2023年6月",
+        "6月",
+        "6月份",
+        "2023年6月下旬",
+        "上半年",
+        "2023年上半年",
+        "2023年第二季度",
+        "二季度末",
+        "第二季度",
+        "2023Q2",
+        "于2023年6月30日前完成",
+        "截至6月30日",
+        "2023年5月至6月",
+        "5月30日—6月30日",
+        "计划6月底前完成",
     ],
 )
 def test_dates(value: object) -> None:
     assert parse_date(value, 2023) == date(2023, 6, 30)
 
 
-@pytest.mark.parametrize("value", ["六月底", "2023-02-30", "2023-13-01", "下半年", "30/6/2023", 12, True, "", None])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2023年底前", date(2023, 12, 31)),
+        ("年底", date(2023, 12, 31)),
+        ("年内", date(2023, 12, 31)),
+        ("2023年内", date(2023, 12, 31)),
+        ("今年年底", date(2023, 12, 31)),
+        ("下半年", date(2023, 12, 31)),
+        ("2023年三季度", date(2023, 9, 30)),
+        ("第三季度末", date(2023, 9, 30)),
+        ("2023.7", date(2023, 7, 31)),
+        (2023.7, date(2023, 7, 31)),
+        ("7月31日前", date(2023, 7, 31)),
+        ("2023年7月", date(2023, 7, 31)),
+        ("9月上旬", date(2023, 9, 10)),
+        ("9月中旬", date(2023, 9, 20)),
+        ("十二月三十一日", date(2023, 12, 31)),
+        ("2024年3月底", date(2024, 3, 31)),
+    ],
+)
+def test_time_limits_as_clerks_write_them(value: object, expected: date) -> None:
+    assert parse_date(value, 2023) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["待定", "视情况", "尽快", "已完成", "2023-02-30", "2023-13-01", "30/6/2023", 12, True, "", None]
+)
 def test_not_dates(value: object) -> None:
     assert parse_date(value, 2023) is None
 

@@ -8,6 +8,7 @@ whether it has a text layer; when it has one, missing sections are reported as w
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -29,6 +30,10 @@ class ReportTemplate:
     min_chars: int
     sections: tuple[SectionSpec, ...]
     repeatable: bool = False
+    # The notice prescribes no headings for 工作推进情况 and the 专题说明: a topic is found by its words
+    # anywhere in the text, and a missing one is a warning.
+    headings_prescribed: bool = True
+    nothing_to_report: re.Pattern[str] | None = None  # 本月无典型案例: a valid answer with nothing in it
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ def report_template(deliverable_id: str) -> ReportTemplate:
         min_chars=raw["min_chars"],
         repeatable=raw.get("repeatable", False),
         sections=tuple(SectionSpec(s["id"], s["title"], tuple(s["variants"])) for s in raw["sections"]),
+        headings_prescribed=raw.get("headings_prescribed", True),
+        nothing_to_report=re.compile(raw["nothing_to_report"]) if "nothing_to_report" in raw else None,
     )
 
 
@@ -68,6 +75,17 @@ def _missing_findings(
             code,
             f"文件“{file_name}”缺少“{spec.title}”部分。{template.name}应包含：{required}。"
             f"系统识别到的标题：{seen}。请按“一、{spec.title}”的形式补充该部分标题和内容后重新上传。",
+            section=spec.title,
+        )
+        for spec in missing
+    )
+
+
+def _topic_findings(template: ReportTemplate, missing: list[SectionSpec], file_name: str) -> tuple[Finding, ...]:
+    return tuple(
+        Finding(
+            "REPORT_TOPIC_NOT_FOUND",
+            f"文件“{file_name}”中未看到“{spec.title}”的内容，已接收；如本期确有相关情况，请在{template.name}中补充说明。",
             section=spec.title,
         )
         for spec in missing
@@ -96,6 +114,10 @@ def validate_report(data: bytes, file_name: str, deliverable_id: str) -> ReportV
         )
     match = match_sections(document, template.sections)
     missing = match.missing(template.sections)
+    text = "".join("".join(p.text.split()) for p in document.paragraphs)
+    if not template.headings_prescribed:
+        # No headings prescribed: a topic is covered when its words are anywhere in the text.
+        missing = [spec for spec in missing if not any(v in text for v in spec.variants)]
     details: dict[str, Any] = {
         "sections_found": [s.title for s in template.sections if match.counts.get(s.id)],
         "headings": list(match.headings[:50]),
@@ -120,6 +142,12 @@ def validate_report(data: bytes, file_name: str, deliverable_id: str) -> ReportV
         not_found = _missing_findings("REPORT_SECTION_NOT_FOUND", template, missing, match.headings, file_name)
         return ReportVerdict(SubmissionStatus.RECEIVED_FOR_REVIEW, warnings=not_found, details=details)
 
+    if missing and template.nothing_to_report is not None and template.nothing_to_report.search(text):
+        details["nothing_to_report"] = True  # 本月无典型案例: the month's answer
+        return ReportVerdict(SubmissionStatus.ACCEPTED, details=details)
+    if missing and not template.headings_prescribed:
+        topics = _topic_findings(template, missing, file_name)
+        return ReportVerdict(SubmissionStatus.ACCEPTED, warnings=topics, details=details, rows=rows)
     if missing:
         errors = _missing_findings("REPORT_SECTION_MISSING", template, missing, match.headings, file_name)
         return ReportVerdict(SubmissionStatus.REJECTED, errors=errors, details=details)

@@ -17,10 +17,10 @@ from typing import Any
 from chalicelib.domain.findings import Finding
 from chalicelib.domain.tables.header import HeaderMatch, find_header, header_lines
 from chalicelib.domain.tables.readers import MAX_DATA_ROWS, Grid, ReaderError, read_grids
-from chalicelib.domain.tables.rules import check_rows, footer_findings, unit_matches
+from chalicelib.domain.tables.rules import check_rows, footer_findings, named_unit
 from chalicelib.domain.tables.safety import check_container
 from chalicelib.domain.tables.templates import Template, load_template, template_ids
-from chalicelib.domain.tables.values import display_text, parse_date
+from chalicelib.domain.tables.values import display_text, parse_date, squash
 
 __all__ = ["TableVerdict", "validate_table"]
 
@@ -62,13 +62,17 @@ def validate_table(
     template_id: str,
     *,
     unit_names: Iterable[str] = (),
+    other_units: Iterable[Iterable[str]] | None = None,
     campaign_year: int = 2023,
 ) -> TableVerdict:
-    """Check one uploaded file against a template; ``unit_names`` are the uploading unit's names and aliases."""
+    """Check one uploaded file against a template; ``unit_names`` are the uploading unit's names and aliases,
+    ``other_units`` the other units' (then a 填报单位 that names no unit of the campaign is a warning, not an
+    error: it may be a body of the unit the data does not list yet)."""
     template = load_template(template_id)  # an unknown id is our bug: let TemplateError surface
     try:
         with _collector_paused():
-            return _validate(data, file_name, template, tuple(unit_names), campaign_year)
+            others = None if other_units is None else tuple(tuple(names) for names in other_units)
+            return _validate(data, file_name, template, tuple(unit_names), others, campaign_year)
     except Exception:
         # A file that trips a bug still gets an answer (and a log line for us) instead of a failed upload.
         log.exception("validating %s against %s failed", file_name, template.id)
@@ -81,7 +85,12 @@ def validate_table(
 
 
 def _validate(
-    data: bytes, file_name: str, template: Template, names: tuple[str, ...], campaign_year: int
+    data: bytes,
+    file_name: str,
+    template: Template,
+    names: tuple[str, ...],
+    others: tuple[tuple[str, ...], ...] | None,
+    campaign_year: int,
 ) -> TableVerdict:
     refused = check_container(data, file_name)
     if refused:
@@ -111,7 +120,7 @@ def _validate(
         errors += result.errors
         warnings += result.warnings
         if template.header_lines and not header:
-            found, line_errors, line_warnings = _header_lines(grid, match, names, campaign_year)
+            found, line_errors, line_warnings = _header_lines(grid, match, names, others, campaign_year)
             header.update(found)
             errors += line_errors
             warnings += line_warnings
@@ -121,7 +130,9 @@ def _validate(
             warnings += foot_warnings
             for key, (value, _number) in result.footer.items():
                 header[key] = display_text(value) or None
-    if not rows and not errors:
+    if not rows and not errors and _says_nothing_to_report(template, [grid for grid, _ in complete]):
+        header["nothing_to_report"] = True  # 本月无典型案例: the month's answer, with no rows
+    elif not rows and not errors:
         errors.append(
             Finding(
                 "NO_DATA_ROWS",
@@ -129,13 +140,28 @@ def _validate(
                 complete[0][0].name,
             )
         )
+    # Another unit's file is the first thing to say: every other finding is about someone else's list.
+    errors.sort(key=lambda finding: finding.code != "UNIT_MISMATCH")
     return TableVerdict(
         accepted=not errors, rows=tuple(rows), errors=tuple(errors), warnings=tuple(warnings), header=header
     )
 
 
+def _says_nothing_to_report(template: Template, grids: list[Grid]) -> bool:
+    """Some cell of the sheet (a title line, a row under the header, a note) says there is nothing to list."""
+    pattern = template.nothing_to_report
+    if pattern is None:
+        return False
+    return any(
+        type(cell) is str and pattern.search(squash(cell)) is not None
+        for grid in grids
+        for row in grid.cells
+        for cell in row
+    )
+
+
 def _header_lines(
-    grid: Grid, match: HeaderMatch, names: tuple[str, ...], year: int
+    grid: Grid, match: HeaderMatch, names: tuple[str, ...], others: tuple[tuple[str, ...], ...] | None, year: int
 ) -> tuple[dict[str, Any], list[Finding], list[Finding]]:
     """填报时间 and 填报单位 above the table; JSON brings them as {"header": {...}}."""
     raw = {key: (value, None) for key, value in grid.header_values.items()} or header_lines(grid, match)
@@ -163,7 +189,19 @@ def _header_lines(
         warnings.append(Finding("UNIT_MISSING", "未填写填报单位，请在表头填写本单位名称并盖章。", grid.name))
     else:
         found["unit"] = display_text(value)
-        if names and not unit_matches(found["unit"], names):
+        named = named_unit(found["unit"], names, others or ()) if names else "own"
+        if named is None and others is not None:
+            warnings.append(
+                Finding(
+                    "UNIT_UNRECOGNISED",
+                    f"填报单位“{found['unit']}”不是登记的单位名称（{names[0]}），已按上传单位接收；"
+                    "如确属本单位，请在下次填报时写明本单位全称。",
+                    grid.name,
+                    number,
+                    "填报单位",
+                )
+            )
+        elif named != "own":
             errors.append(
                 Finding(
                     "UNIT_MISMATCH",

@@ -15,6 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.domain.findings import Finding
+from chalicelib.domain.progress import Progress, read_progress
 from chalicelib.domain.schema_check import fast_check
 from chalicelib.domain.schemas import validator
 from chalicelib.domain.tables.header import HeaderMatch, footer_field, footer_values
@@ -35,12 +36,36 @@ from chalicelib.domain.tables.values import (
 if TYPE_CHECKING:  # jsonschema loads only when a row fails the compiled check (chalicelib.domain.schema_check)
     from jsonschema.exceptions import ValidationError
 
-# 原平市交通运输局（盖章） names the unit 原平市: the stamp line often carries the bureau's full name.
+# 原平市交通运输局（盖章） names the unit 原平市: the stamp line often carries the name of the bureau or of
+# one of its bodies (its 综合行政执法大队); the longest body suffix is removed first. Names of a unit's own
+# bodies that do not end so (五台山风景名胜区旅游发展局) are the unit's aliases in the campaign data.
 UNIT_PREFIXES = ("山西省", "忻州市")
-UNIT_SUFFIXES = ("交通运输综合行政执法队", "综合行政执法队", "交通运输局", "交通局", "人民政府", "盖章")
+UNIT_SUFFIXES = tuple(
+    sorted(
+        (
+            "交通运输局综合行政执法大队",
+            "交通运输局综合行政执法队",
+            "交通运输综合行政执法大队",
+            "交通运输综合行政执法队",
+            "交通运输综合执法大队",
+            "交通运输综合执法队",
+            "综合行政执法大队",
+            "综合行政执法队",
+            "交通运输局",
+            "交通局",
+            "旅游发展局",
+            "旅发局",
+            "人民政府",
+            "盖章",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
 # Only prose columns can hold the template's '1. 2. 3. 4.' placeholder; a number in a date column is a date.
 TEXT_KINDS = ("text", "person")
 DATE_EXAMPLE = "请填写如 2023-06-30 或“长期坚持”"
+_LOCAL_NUMBER = re.compile(r"[2-9][0-9]{2,3}-?[0-9]{4}")  # a landline without its area code
 # A Han character survives NFKC as a non-digit, so a cell holding one cannot be the '1. 2.' placeholder.
 _HAS_HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -53,14 +78,42 @@ class SheetResult:
     footer: dict[str, tuple[Any, int]] = field(default_factory=dict)  # key -> (raw value, Excel row)
 
 
-def unit_matches(text: str, unit_names: Iterable[str]) -> bool:
+def _unit_key(text: str) -> str:
     key = re.sub(r"\([^()]*\)", "", squash(text))  # （盖章）
     for suffix in UNIT_SUFFIXES:
-        key = key.removesuffix(suffix)
+        if key.endswith(suffix) and len(key) > len(suffix):
+            key = key.removesuffix(suffix)
+            break
     for prefix in UNIT_PREFIXES:
         if key.startswith(prefix) and len(key) > len(prefix):
             key = key.removeprefix(prefix)
-    return any(key == squash(name) for name in unit_names)
+    return key
+
+
+def unit_matches(text: str, unit_names: Iterable[str]) -> bool:
+    key = _unit_key(text)
+    squashed = re.sub(r"\([^()]*\)", "", squash(text))
+    return any(key == squash(name) or squashed == squash(name) for name in unit_names)
+
+
+def named_unit(text: str, own: Iterable[str], others: Iterable[Iterable[str]]) -> str | None:
+    """Which unit a 填报单位 text names: "own", "other" or None (no unit of the campaign).
+
+    Exact (after removing the body suffix) first; else the unit whose name or alias begins the text,
+    the longest such name winning (五台山旅发局 begins with 五台山, not with 五台县's alias 五台)."""
+    own = tuple(own)
+    if unit_matches(text, own):
+        return "own"
+    if any(unit_matches(text, names) for names in others):
+        return "other"
+    key = _unit_key(text)
+    best: tuple[int, str] | None = None
+    for kind, names in (("own", own), *(("other", tuple(n)) for n in others)):
+        for name in names:
+            name_key = squash(name)
+            if len(name_key) >= 2 and key.startswith(name_key) and (best is None or len(name_key) > best[0]):
+                best = (len(name_key), kind)
+    return best[1] if best else None
 
 
 def _inherited(grid: Grid, start: int) -> dict[tuple[int, int], Any]:
@@ -157,6 +210,7 @@ def _read_cell(template: Template, column: Column, raw: Any, year: int, unit_nam
     elif kind == "aspect":
         canonical = template.canonical_aspect(text) if text else None
         value = canonical or text
+        extra = (text,)  # as written (（三）执法方式简单僵化问题), beside the canonical name
         if text and canonical is None and template.aspects:
             choices = "、".join(template.aspects)
             finding = ("ASPECT_UNKNOWN", f"“{text}”不是本模板列明的问题方面，请从以下选择一项填写：{choices}。")
@@ -168,7 +222,13 @@ def _read_cell(template: Template, column: Column, raw: Any, year: int, unit_nam
         value, long_term, errors, warnings = _deadline(template, raw, text, year)
         extra = (long_term,)
     elif kind == "person":
-        extra = (extract_phone(raw) if text else None,)
+        phone = extract_phone(raw) if text else None
+        if phone is not None and _LOCAL_NUMBER.fullmatch(phone):
+            warnings = (
+                ("PHONE_NO_AREA_CODE", f"电话“{phone}”没有区号，请补充区号（如 0350-{phone}）或填写11位手机号。"),
+            )
+            phone = None  # the number stays in the text as written; no dialable number is stored
+        extra = (phone,)
     elif kind == "phone":
         value = normalise_phone(raw) if text else ""
     elif kind == "role":
@@ -186,6 +246,8 @@ def _field_ids(column: Column) -> tuple[str, ...]:
         return (column.id, "long_term")
     if column.kind == "person":
         return (column.id, f"{column.id}_phone")
+    if column.kind == "aspect":
+        return (column.id, f"{column.id}_text")
     return (column.id,)
 
 
@@ -200,6 +262,11 @@ def _deadline(
         return text, True, (), ()
     when: date | None = parse_date(raw, year)
     if when is None:
+        progress = read_progress(text)
+        if progress is Progress.DONE:  # 已完成 / 立行立改: the time limit is already met, stored as written
+            return text, False, (), ()
+        if progress is Progress.LONG_TERM:
+            return text, True, (), ()
         return text, False, (("DEADLINE_INVALID", f"“{text}”无法识别为日期，{DATE_EXAMPLE}。"),), ()
     if when.year != year:
         message = f"完成时限 {when.isoformat()} 不在{year}年内，请核对年份；确需跨年的请在备注中说明。"
@@ -207,13 +274,9 @@ def _deadline(
     return when.isoformat(), False, (), ()
 
 
-def _completed(template: Template, status: str) -> bool:
-    squashed = squash(status)
-    return (
-        any(squashed.startswith(m) for m in template.completed_markers)
-        and not any(m in squashed for m in template.incomplete_markers)
-        and not long_term_marker(squashed, template.long_term_markers)
-    )
+def _completed(status: str) -> bool:
+    """The shared completion rule (``chalicelib.domain.progress``): only DONE spares 阶段性成效 / 长期举措."""
+    return read_progress(status) is Progress.DONE
 
 
 def check_rows(
@@ -244,6 +307,8 @@ def check_rows(
     kept = [
         i for i, blanks in enumerate(zip(*([r.blank for r in rs] for rs in content), strict=True)) if not all(blanks)
     ]
+    remarks: dict[str, bool] = {}
+    kept = [i for i in kept if not _is_remark_row(grid.cells[start + i], remarks, template.nothing_to_report)]
     too_many = len(kept) > MAX_DATA_ROWS
     kept = kept[:MAX_DATA_ROWS]
     if kept:
@@ -348,13 +413,13 @@ def _read_column(
 
 
 def _add_completed(template: Template, rows: list[dict[str, Any]]) -> None:
-    if not template.completed_markers or not rows or "status" not in rows[0]:
+    if not template.tracks_progress or not rows or "status" not in rows[0]:
         return
     answers: dict[str, bool] = {}
     for values in rows:
         status = values["status"]
         if status not in answers:
-            answers[status] = _completed(template, status)
+            answers[status] = _completed(status)
         values["completed"] = answers[status]
 
 
@@ -437,6 +502,28 @@ def _remember(
             seen[field_id].setdefault(key, values["row"])
 
 
+# A 合计 / 小计 / 总计 row and a 注： / 说明： / 填表说明 line inside or under the table are the clerk's
+# summary and notes, not problems: they are skipped, not checked.
+_REMARK_ROW = re.compile(
+    r"(?:合计|小计|总计|共计)|(?:注|备注|说明|填表说明|填报说明)[0-9]*[:.、]|注[0-9一二三四五六七八九]"
+)
+
+
+def _is_remark_row(raw_row: list[Any], answers: dict[str, bool], nothing: re.Pattern[str] | None) -> bool:
+    """The row's first filled cell is a 合计 label or a note (asked once per distinct first cell), or the row
+    only says there is nothing to list (1 | 本月无典型案例)."""
+    if nothing is not None:
+        filled = [v for v in raw_row if v is not None and (type(v) is not str or v.strip())]
+        if len(filled) <= 2 and any(type(v) is str and nothing.search(squash(v)) for v in filled):
+            return True
+    first = next((v for v in raw_row if v is not None and (type(v) is not str or v.strip())), None)
+    if type(first) is not str:
+        return False
+    if first not in answers:
+        answers[first] = _REMARK_ROW.match(squash(first)) is not None
+    return answers[first]
+
+
 def _starts_footer(raw_row: list[Any], answers: dict[str, bool]) -> bool:
     """``footer_field``, asked once per distinct first cell: a number or a date never starts a footer label."""
     first = next((v for v in raw_row if v is not None), None)
@@ -499,7 +586,19 @@ def footer_findings(
         if value is None:
             warnings.append(Finding("FOOTER_MISSING", f"表格下方未填写{label}，请补充。", sheet, number, label))
     value, number = footer.get("phone", (None, None))
-    if value is not None and not is_phone(normalise_phone(value)):
+    if value is not None and _LOCAL_NUMBER.fullmatch(normalise_phone(value)):
+        # 3021234: a local number without its area code reaches the office from inside 忻州 (0350).
+        warnings.append(
+            Finding(
+                "PHONE_NO_AREA_CODE",
+                f"联系电话“{display_text(value)}”没有区号，请补充区号（如 0350-{normalise_phone(value)}）"
+                "或填写11位手机号。",
+                sheet,
+                number,
+                "联系电话",
+            )
+        )
+    elif value is not None and not is_phone(normalise_phone(value)):
         errors.append(
             Finding(
                 "PHONE_INVALID",

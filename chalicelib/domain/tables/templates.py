@@ -7,6 +7,7 @@ change; each file is checked against ``schemas/table-template.schema.json`` when
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -50,14 +51,14 @@ class Template:
     aspect_keys: dict[str, str]  # aspect_key(alias) -> canonical name
     unknown_aspect: str
     long_term_markers: tuple[str, ...]
-    completed_markers: tuple[str, ...]
-    incomplete_markers: tuple[str, ...]
+    tracks_progress: bool  # 完成情况 is read by chalicelib.domain.progress into ``completed``
     roles: tuple[str, ...]
     min_lengths: dict[str, int]
     distinct: tuple[str, ...]
     header_lines: bool
     footer: bool
     print_title: tuple[str, ...] = ()  # the attachment's own title lines, for exports
+    nothing_to_report: re.Pattern[str] | None = None  # 本月无典型案例: a valid answer with no rows
 
     def column(self, column_id: str) -> Column:
         return next(c for c in self.columns if c.id == column_id)
@@ -67,7 +68,15 @@ class Template:
         return tuple(c for c in self.columns if c.required)
 
     def canonical_aspect(self, text: str) -> str | None:
-        return self.aspect_keys.get(aspect_key(text))
+        """The aspect a cell names: by its key (numbering, quotes, a trailing 问题 removed), else the one
+        aspect whose key the cell's contains (群众反映强烈的热点问题 → 群众反映强烈的问题, the notice's
+        own wording in its (六)); two aspects contained is no answer."""
+        key = aspect_key(text)
+        exact = self.aspect_keys.get(key)
+        if exact is not None or not key:
+            return exact
+        found = {name for alias, name in self.aspect_keys.items() if len(alias) >= 4 and alias in key}
+        return found.pop() if len(found) == 1 else None
 
 
 def template_ids() -> list[str]:
@@ -105,14 +114,14 @@ def _build(data: dict[str, Any]) -> Template:
         aspect_keys=aspect_keys,
         unknown_aspect=data["unknown_aspect"],
         long_term_markers=tuple(data["long_term_markers"]),
-        completed_markers=tuple(data.get("completed_markers", ())),
-        incomplete_markers=tuple(data.get("incomplete_markers", ())),
+        tracks_progress=data.get("tracks_progress", False),
         roles=tuple(data.get("roles", ())),
         min_lengths=dict(data["min_lengths"]),
         distinct=tuple(data.get("distinct", ())),
         header_lines=data.get("header_lines", False),
         footer=data.get("footer", False),
         print_title=tuple(data.get("print_title", ())),
+        nothing_to_report=re.compile(data["nothing_to_report"]) if "nothing_to_report" in data else None,
     )
 
 

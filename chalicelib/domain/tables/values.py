@@ -37,7 +37,10 @@ _WIDE_FORM = re.compile("[\uff01-\uff5e\u3000]")  # a few per sentence: sub() be
 _QUOTES = "\"'“”‘’「」『』〝〞〃"
 _SPACE = re.compile(r"\s+")
 _BRACKETED = re.compile(r"\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]")
-_LEADING_NUMBER = re.compile(r"[0-9一二三四五六七八九十]{1,3}[.、)]")
+# The notice's own numbering in front of an aspect: （三）, (3), 三、, 3., 3、, 第三.
+_LEADING_NUMBER = re.compile(
+    r"(?:\([0-9一二三四五六七八九十]{1,3}\)|第?[0-9一二三四五六七八九十]{1,3}[.、)]|第[一二三四五六七八九十]{1,3})"
+)
 _PLACEHOLDER = re.compile(r"(?:[0-9]{1,2}[.、][\s,;]*)+")
 _DATE_TEXT = (
     re.compile(r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})[-/.](?P<d>[0-9]{1,2})(?:T?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"),
@@ -45,8 +48,39 @@ _DATE_TEXT = (
     re.compile(r"(?P<m>[0-9]{1,2})月(?P<d>[0-9]{1,2})[日号]?"),
     re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})"),
 )
-_MONTH_END = re.compile(r"(?:(?P<y>[0-9]{4})年)?(?P<m>[0-9]{1,2})月(?:底|末)")
-_BEFORE = ("之前", "以前", "前")
+# A month alone means its last day: 2023年7月, 2023.7, 2023-07, 7月底, 7月末, 7月份.
+_MONTH_END = (
+    re.compile(r"(?:(?P<y>[0-9]{4})年)?(?P<m>[0-9]{1,2})月(?:份)?(?:底|末|内|中下旬|下旬)?"),
+    re.compile(r"(?P<y>[0-9]{4})[-/.](?P<m>[0-9]{1,2})"),
+)
+# 上旬 / 中旬 end on the 10th and the 20th.
+_DECADE = re.compile(r"(?:(?P<y>[0-9]{4})年)?(?P<m>[0-9]{1,2})月(?P<part>上|中)旬(?:末)?")
+# The year's end: 2023年底, 2023年末, 年底, 今年年底, 年内, 2023年内, 全年, 2023年, 本年度.
+_YEAR_END = re.compile(r"(?:(?P<y>[0-9]{4})年?|今年|本年|当年)?(?:年?底|年?末|年内|内|年度|全年|年终|年)")
+_HALF_YEAR = re.compile(r"(?:(?P<y>[0-9]{4})年?|今年|本年)?(?P<half>上|下)半年(?:底|末|内)?")
+_QUARTER = re.compile(
+    r"(?:(?P<y>[0-9]{4})年?|今年|本年)?(?:第)?(?P<q>[1-4])季度?(?:末|底|内)?|(?P<y2>[0-9]{4})?Q(?P<q2>[1-4])"
+)
+# Words around a date that do not change it: 于2023年6月30日前完成, 截至6月底, 2023年底之前.
+_DATE_PREFIX = re.compile(r"^(?:计划|预计|拟|力争|争取)?(?:于|在|截至|截止到?|到)?")
+_DATE_SUFFIX = re.compile(r"(?:之前|以前|前|止)?(?:完成|整改完成|完成整改|整改到位|办结)?(?![\s\S])")
+_RANGE = re.compile(r"[至到~〜—]+|--")
+_CN_DATE_NUMBER = re.compile(r"[〇零○一二两三四五六七八九十]+(?=[年月日号季旬])")
+_CN_DIGIT = {
+    "〇": 0,
+    "零": 0,
+    "○": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 
 
 def nfkc(value: Any) -> str:
@@ -145,8 +179,50 @@ def _month_end(year: int, month: int) -> date | None:
     return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
+def _cn_date_number(match: re.Match[str]) -> str:
+    """二〇二三 -> 2023 (a year, digit by digit); 三十一 -> 31, 十二 -> 12, 六 -> 6."""
+    text = match.group()
+    if "十" not in text:
+        return "".join(str(_CN_DIGIT[ch]) for ch in text)
+    tens, _, units = text.partition("十")
+    if len(tens) > 1 or len(units) > 1 or "十" in units:
+        return text
+    return str((_CN_DIGIT[tens] if tens else 1) * 10 + (_CN_DIGIT[units] if units else 0))
+
+
+def _date_text(text: str, year: int) -> date | None:
+    """One date written out (no range): a day, a month's end, a decade, a quarter, a half or the year's end."""
+    for pattern in _DATE_TEXT:
+        match = pattern.fullmatch(text)
+        if match:
+            parts = match.groupdict()
+            return _safe_date(int(parts.get("y") or year), int(parts["m"]), int(parts["d"]))
+    match = _DECADE.fullmatch(text)
+    if match:
+        return _safe_date(
+            int(match.group("y") or year), int(match.group("m")), 10 if match.group("part") == "上" else 20
+        )
+    for pattern in _MONTH_END:
+        match = pattern.fullmatch(text)
+        if match:
+            return _month_end(int(match.group("y") or year), int(match.group("m")))
+    match = _QUARTER.fullmatch(text)
+    if match:
+        quarter = int(match.group("q") or match.group("q2"))
+        return _month_end(int(match.group("y") or match.group("y2") or year), quarter * 3)
+    match = _HALF_YEAR.fullmatch(text)
+    if match:
+        return _month_end(int(match.group("y") or year), 6 if match.group("half") == "上" else 12)
+    match = _YEAR_END.fullmatch(text)
+    if match and (match.group("y") or text != "年"):
+        return date(int(match.group("y") or year), 12, 31)
+    return None
+
+
 def parse_date(value: Any, year: int) -> date | None:
-    """A real date cell, an Excel serial (number or digits as text) or text like 2023年6月30日."""
+    """A real date cell, an Excel serial (number or digits as text) or text as clerks write a time limit:
+    2023年6月30日, 2023.6.30, 6月30日前, 6月底, 2023.7 (the month's last day), 2023年三季度, 2023年底前,
+    上半年, 年内, 二〇二三年六月三十日, 2023年5月至6月 (the end of the range). Without a year: ``year``."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -156,23 +232,21 @@ def parse_date(value: Any, year: int) -> date | None:
     if isinstance(value, int | float):
         if float(value).is_integer() and SERIAL_RANGE[0] <= value < SERIAL_RANGE[1]:
             return EXCEL_EPOCH + timedelta(days=int(value))
+        if isinstance(value, float) and 1990 <= value < 2100:
+            return _date_text(repr(value), year)  # 2023.7 typed into a number cell: July 2023 (its last day)
         return None
     text = squash(value)
-    for suffix in _BEFORE:
-        if text.endswith(suffix):
-            text = text.removesuffix(suffix)
-            break
     if re.fullmatch(r"[0-9]{5}(?:\.0+)?", text):
         return parse_date(float(text), year)
-    for pattern in _DATE_TEXT:
-        match = pattern.fullmatch(text)
-        if match:
-            parts = match.groupdict()
-            return _safe_date(int(parts.get("y") or year), int(parts["m"]), int(parts["d"]))
-    match = _MONTH_END.fullmatch(text)
-    if match:
-        return _month_end(int(match.group("y") or year), int(match.group("m")))
-    return None
+    if not text or len(text) > 40:
+        return None
+    text = _CN_DATE_NUMBER.sub(_cn_date_number, text)
+    text = _DATE_SUFFIX.sub("", _DATE_PREFIX.sub("", text, count=1), count=1)
+    parts = [part for part in _RANGE.split(text) if part]
+    if len(parts) == 2:  # 2023年5月至6月: the range ends with its second date, in the first one's year
+        first = re.match(r"[0-9]{4}", parts[0])
+        return _date_text(parts[1], int(first.group()) if first else year)
+    return _date_text(text, year) if text else None
 
 
 def long_term_marker(value: Any, markers: tuple[str, ...]) -> bool:
