@@ -278,7 +278,8 @@ def test_the_2022_list_reads_progress_from_its_completion_column() -> None:
     )
     assert [(p.id, p.deliverable, p.status) for p in result.state.problems] == [
         ("140981-final-001", "legacy-issue-list", ProblemStatus.DONE),
-        ("140981-final-002", "legacy-issue-list", ProblemStatus.LONG_TERM),
+        # 持续推进 in 完成情况 is work still going on (docs/validation.md, the completion rule)
+        ("140981-final-002", "legacy-issue-list", ProblemStatus.OPEN),
         ("140981-final-003", "legacy-issue-list", ProblemStatus.OPEN),
     ]
     # a 2023 list never matches 2022 problems, even with the same text
