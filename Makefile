@@ -61,6 +61,11 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache build
 
+# `make run` keeps the local stack's data in .local/state/ (docs/local-stack.md); this starts afresh.
+.PHONY: clean-data
+clean-data:
+	rm -rf .local/state .local/outbox
+
 # A bounded fuzz run of the HTTP API from its OpenAPI description (schemathesis), against the whole local
 # stack on free ports; prints how many cases it tried. Not part of `make test` (about 30 s). More cases:
 # `make fuzz FUZZ_MAX_EXAMPLES=200`. See docs/reliability.md.
