@@ -96,6 +96,13 @@ def list_submissions(campaign_id: str) -> dict[str, Any]:
     return _office_query(query, campaign_id, ("unit", "deliverable", "period", "status", "limit", "cursor"))
 
 
+@app.route("/campaigns/{campaign_id}/refused", methods=["GET"], authorizer=office_token)
+def list_refused(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.services.queries import list_refused as query
+
+    return _office_query(query, campaign_id, ("limit", "cursor"))
+
+
 @app.route("/campaigns/{campaign_id}/packages", methods=["GET"], authorizer=office_token)
 def list_packages(campaign_id: str) -> dict[str, Any]:
     from chalicelib.services.queries import list_packages as query

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import PutError
 
@@ -97,3 +98,17 @@ def record_rejected_key(bucket: str, key: str, version_id: str, received_at: dat
         code=code,
         message=message,
     ).save()
+
+
+REFUSED_PK = "INTAKE#REJECTED"
+
+
+def refused_keys(object_key_prefix: str, limit: int, start_key: dict[str, Any] | None) -> Any:
+    """Refused uploads under a key prefix, newest first: one Query on the refusals' partition, filtered."""
+    return RejectedUpload.query(
+        REFUSED_PK,
+        filter_condition=RejectedUpload.object_key.startswith(object_key_prefix),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start_key,
+    )

@@ -125,7 +125,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
 KIND_LABELS = {
     "reminder": "提醒",
     "overdue": "逾期通知",
-    "escalation": "督办（抄送分管领导）",
+    "escalation": "逾期催报（抄送分管领导）",
     "digest": "汇总（市专项办）",
 }
 

@@ -20,11 +20,13 @@ from chalicelib.adapters.notice_log import NoticeKey, send_once
 from chalicelib.adapters.objects import FetchedObject, ObjectStore
 from chalicelib.adapters.submissions import NULL_VERSION, StoredObject, record_rejected_key, record_submission
 from chalicelib.domain.contacts import current_contacts
-from chalicelib.domain.receipts import Finding, Receipt, compose_receipt
+from chalicelib.domain.receipts import Finding, Receipt, RefusedUpload, compose_receipt, compose_refused_receipt
 from chalicelib.domain.registry import Registry
 from chalicelib.domain.s3_events import ObjectRef
-from chalicelib.domain.upload_keys import UploadKeyError, UploadTarget, resolve_upload_key
+from chalicelib.domain.timeutil import now_utc
+from chalicelib.domain.upload_keys import UploadKeyError, UploadTarget, refused_key_owner, resolve_upload_key
 from chalicelib.domain.validation import Verdict, check_envelope, rejected, validate_upload
+from chalicelib.services.unit_links import unit_upload_link
 
 logger = Logger(child=True)
 
@@ -120,6 +122,19 @@ def _check(target: UploadTarget, size: int, data: bytes | None, max_bytes: int) 
         )
 
 
+def _tell_refused_unit(ref: ObjectRef, version_id: str, exc: UploadKeyError, ctx: IntakeContext) -> str | None:
+    """When the refused key names a known unit, that unit hears why (once per version); else nobody can."""
+    owner = refused_key_owner(ctx.registry, ref.key)
+    if owner is None:
+        return None
+    refused = RefusedUpload(
+        owner.campaign, owner.unit, ref.key, version_id, ref.event_time, exc.message, owner.example_key
+    )
+    key = NoticeKey(owner.campaign.id, "refused", f"{owner.unit.code}#{version_id}")
+    mail = compose_refused_receipt(refused, key.message_id, owner.campaign.office.name)
+    return send_once(key, "refused", mail, ctx.mail)
+
+
 def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcome:
     """``attempt`` is the SQS ApproximateReceiveCount of the message carrying ``ref``."""
     version_id = ref.version_id or NULL_VERSION
@@ -127,10 +142,13 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
     try:
         target = resolve_upload_key(ctx.registry, ref.key)
     except UploadKeyError as exc:
-        logger.warning("upload key rejected", extra={"code": exc.code})
         record_rejected_key(ref.bucket, ref.key, version_id, ref.event_time, exc.code, exc.message)
+        notice = _tell_refused_unit(ref, version_id, exc, ctx)
+        logger.warning("upload key rejected", extra={"code": exc.code, "reason": exc.message, "notice": notice})
         metrics.key_rejected()
-        return IntakeOutcome("key-rejected", "rejected")
+        if notice in ("failed", "in-flight"):
+            raise ReceiptNotSentError(f"refusal notice for {ref.key} is {notice}; delivered again") from exc
+        return IntakeOutcome("key-rejected", "rejected", notice)
     logger.append_keys(unit=target.unit.code, deliverable=target.deliverable.id, period=target.period)
 
     validation_ms = 0.0
@@ -184,6 +202,11 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         errors=tuple(Finding(**f.as_dict()) for f in submission.errors),
         warnings=tuple(Finding(**f.as_dict()) for f in submission.warnings),
         row_count=submission.row_count,
+        upload_link=(
+            unit_upload_link(target.campaign, target.unit, target.deliverable.id, target.period, now_utc())
+            if submission.status == "rejected"
+            else None
+        ),
     )
     key = NoticeKey(target.campaign.id, "receipt", f"{target.unit.code}#{version_id}")
     mail = compose_receipt(receipt, key.message_id, target.campaign.office.name)

@@ -92,6 +92,7 @@ def submission_json(item: Submission, campaign: Campaign) -> dict[str, Any]:
             "local": item.received_at_local,
         },
         "status": item.status,
+        "rows": item.row_count,
         "errors": [f.as_dict() for f in item.errors],
         "warnings": [f.as_dict() for f in item.warnings],
     }
@@ -185,6 +186,35 @@ def list_submissions(
             last_evaluated_key=decode_cursor(cursor, pk, "gsi2pk"),
         )
     items = [submission_json(item, campaign) for item in result]
+    return {"items": items, "next_cursor": encode_cursor(result.last_evaluated_key)}
+
+
+def list_refused(
+    registry: Registry, campaign_id: str, limit: str | None = None, cursor: str | None = None
+) -> dict[str, Any]:
+    """Uploads refused for their key (unknown unit, deliverable or period, path tricks), newest first,
+    each with the Chinese reason and, when the key names a known unit, that unit (which was told)."""
+    from chalicelib.adapters.submissions import REFUSED_PK, refused_keys
+    from chalicelib.domain.timeutil import iso_local
+
+    campaign = campaign_or_404(registry, campaign_id)
+    prefix = f"uploads/{campaign.id}/"
+    result = refused_keys(prefix, page_size(limit), decode_cursor(cursor, REFUSED_PK, "pk"))
+    items = []
+    for item in result:
+        parts = item.object_key.split("/")
+        unit = campaign.unit(parts[2]) if len(parts) > 2 else None
+        items.append(
+            {
+                "object_key": item.object_key,
+                "file_name": parts[-1],
+                "version_id": item.version_id,
+                "received_at": {"utc": iso_utc(item.received_at), "local": iso_local(item.received_at, campaign.zone)},
+                "code": item.code,
+                "reason": item.message,
+                "unit": {"code": unit.code, "name": unit.name} if unit else None,
+            }
+        )
     return {"items": items, "next_cursor": encode_cursor(result.last_evaluated_key)}
 
 
