@@ -13,6 +13,7 @@ from chalice.app import AuthRequest, CloudWatchEvent, SQSEvent
 
 from chalicelib.config import DEFAULT_UPLOAD_QUEUE_NAME
 from chalicelib.http.county_portal import county_portal
+from chalicelib.http.errors import JSON_CONTENT_TYPE, error_body, json_for_people
 
 # Powertools owns logging (structured JSON); Chalice's own handler would print every line twice.
 app = Chalice(app_name="campaign-reporting", configure_logs=False)
@@ -23,6 +24,16 @@ logger = Logger(service="campaign-reporting")
 
 # The counties' door: public /u/{token} pages; the signed token is their only credential.
 app.register_blueprint(county_portal)
+
+
+@app.middleware("http")
+def utf8_json(event: Any, get_response: Any) -> Response:
+    """Every JSON answer and error body in UTF-8 Chinese (Chalice would escape it as \\uXXXX)."""
+    response = get_response(event)
+    if not isinstance(response.body, str | bytes):
+        response.body = json_for_people(response.body)
+        response.headers = {**response.headers, "Content-Type": JSON_CONTENT_TYPE}
+    return response
 
 
 @cache
@@ -167,7 +178,7 @@ def create_upload_link(campaign_id: str) -> Response:
             _registry(), campaign_id, app.current_request.json_body, LinkSettings.from_env(), now=now_utc()
         )
     except LinkError as exc:
-        return Response({"Code": exc.code, "Message": exc.message}, status_code=exc.status)
+        return Response(error_body(exc.status, exc.message, exc.code), status_code=exc.status)
     return Response(link, status_code=201)
 
 

@@ -78,6 +78,7 @@ def cmd_units(args: argparse.Namespace) -> int:
 
 
 def cmd_submissions(args: argparse.Namespace) -> int:
+    from chalicelib.domain.receipts import STATUS_WORDS
     from chalicelib.domain.registry import default_registry
     from chalicelib.services.queries import QueryError, list_submissions
 
@@ -92,7 +93,7 @@ def cmd_submissions(args: argparse.Namespace) -> int:
         for s in page["items"]:
             print(
                 f"{s['received_at']['local']}  {s['unit']['name']:<6} {s['deliverable']['id']:<18} "
-                f"{s['period']:<8} {s['status']:<10} {s['file_name']}"
+                f"{s['period']:<8} {STATUS_WORDS.get(s['status'], s['status']):<6} {s['file_name']}"
             )
     return 0
 
@@ -196,6 +197,7 @@ UNUSABLE_CODES = frozenset(
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a file offline, exactly as an upload would be: 0 accepted, 1 rejected, 2 unusable input."""
     from chalicelib.config import current
+    from chalicelib.domain.receipts import STATUS_WORDS
     from chalicelib.domain.registry import default_registry
     from chalicelib.domain.validation import check_envelope, check_file, rejected
 
@@ -226,7 +228,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"accepted": accepted, "status": verdict.status, "rows": len(verdict.rows), **findings})
     else:
-        print(f"{path.name}：{verdict.status}（{len(verdict.rows)} 条）")
+        print(f"{path.name}：{STATUS_WORDS.get(verdict.status, verdict.status)}（{len(verdict.rows)} 条）")
         for label, items in (("错误", verdict.errors), ("提示", verdict.warnings)):
             for finding in items:
                 print(f"  [{label}] {finding.code}  {finding.located()}")

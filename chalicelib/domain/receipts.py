@@ -22,6 +22,14 @@ STATUS_LABELS = {
     "rejected": "未通过核验，请修改后重新上传",
 }
 
+# A submission's status in two or five characters, for people (CLI, archive index); JSON keeps the English id.
+STATUS_WORDS = {
+    "received": "待核验",
+    "accepted": "通过",
+    "rejected": "未通过",
+    "received-for-review": "待人工审阅",
+}
+
 SUBJECT_VERDICTS = {"accepted": "已通过核验", "rejected": "未通过核验，请修改后重新上传"}
 
 

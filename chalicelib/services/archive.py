@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from chalicelib.adapters.export import item_to_json, object_versions, read_version, table_items
+from chalicelib.domain.receipts import STATUS_WORDS
 from chalicelib.domain.registry import Campaign
 from chalicelib.domain.timeutil import cn_datetime
 
@@ -36,7 +37,6 @@ INDEX_COLUMNS = [
     "SHA-256",
     "归档路径",
 ]
-STATUS_WORDS = {"accepted": "通过", "rejected": "退回", "received-for-review": "待人工审阅"}
 
 
 def _plain(value: dict[str, Any]) -> Any:
