@@ -294,7 +294,7 @@ def status_board(registry: Registry, campaign_id: str, as_of: str | None = None)
     from chalicelib.domain.deadlines import campaign_deadlines, end_of_day
     from chalicelib.domain.notice_policy import DeliveryState, delivery_outcome
     from chalicelib.domain.packages import required_parts
-    from chalicelib.services.sweep import Pointer, table_states
+    from chalicelib.services.sweep import Pointer, package_missing, table_states
 
     campaign = campaign_or_404(registry, campaign_id)
     day = _as_of(as_of, campaign.zone)
@@ -328,7 +328,11 @@ def status_board(registry: Registry, campaign_id: str, as_of: str | None = None)
                     "unit": {"code": unit.code, "name": unit.name},
                     "outcome": outcome,
                     "delivered_at": iso_utc(state.complete_at) if state.complete_at else None,
-                    "missing": list(state.package_missing),
+                    # Every deliverable still owed, whatever the outcome: nothing accepted means all of them.
+                    "missing": list(
+                        state.package_missing
+                        or (package_missing(campaign, deadline, {}) if outcome in ("missing", "rejected") else ())
+                    ),
                     "rejected": list(state.rejected),
                     "parts": parts,
                 }
