@@ -83,8 +83,18 @@ def save(
     s3, dynamodb, sqs = clients["s3"], clients["dynamodb"], clients["sqs"]
     blobs = state_dir / "blobs"
     blobs.mkdir(parents=True, exist_ok=True)
+    # A version never changes: one saved before (with its blob) is not downloaded again.
+    previous: dict[tuple[str, str], dict[str, Any]] = {}
+    if (state_dir / "objects.json").exists():
+        for entry in json.loads((state_dir / "objects.json").read_text(encoding="utf-8")):
+            if entry.get("sha256") and (blobs / entry["sha256"]).exists():
+                previous[(entry["key"], entry["version_id"])] = entry
     objects = []
     for version in object_versions(s3, bucket):
+        known = previous.get((version.key, version.version_id))
+        if known is not None:
+            objects.append(known)
+            continue
         entry: dict[str, Any] = {
             "key": version.key,
             "version_id": version.version_id,
