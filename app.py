@@ -13,6 +13,7 @@ from chalice.app import AuthRequest, CloudWatchEvent, SQSEvent
 from chalicelib.config import settings
 from chalicelib.http.console import office_console
 from chalicelib.http.county_portal import county_portal
+from chalicelib.http.errors import JSON_CONTENT_TYPE, error_body, json_for_people
 
 # Powertools owns logging (structured JSON); Chalice's own handler would print every line twice.
 app = Chalice(app_name="campaign-reporting", configure_logs=False)
@@ -27,6 +28,16 @@ app.register_blueprint(county_portal)
 app.register_blueprint(office_console, url_prefix="/office")
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 app.api.binary_types.append(DOCX)
+
+
+@app.middleware("http")
+def utf8_json(event: Any, get_response: Any) -> Response:
+    """Every JSON answer and error body in UTF-8 Chinese (Chalice would escape it as \\uXXXX)."""
+    response = get_response(event)
+    if not isinstance(response.body, str | bytes):
+        response.body = json_for_people(response.body)
+        response.headers = {**response.headers, "Content-Type": JSON_CONTENT_TYPE}
+    return response
 
 
 @cache
@@ -123,6 +134,13 @@ def list_submissions(campaign_id: str) -> dict[str, Any]:
     return _office_query(query, campaign_id, ("unit", "deliverable", "period", "status", "limit", "cursor"))
 
 
+@app.route("/campaigns/{campaign_id}/refused", methods=["GET"], authorizer=office_token)
+def list_refused(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.services.queries import list_refused as query
+
+    return _office_query(query, campaign_id, ("limit", "cursor"))
+
+
 @app.route("/campaigns/{campaign_id}/packages", methods=["GET"], authorizer=office_token)
 def list_packages(campaign_id: str) -> dict[str, Any]:
     from chalicelib.services.queries import list_packages as query
@@ -185,7 +203,7 @@ def create_upload_link(campaign_id: str) -> Response:
     try:
         link = issue_link(_registry(), campaign_id, _request().json_body, settings().links(), now=now_utc())
     except LinkError as exc:
-        return Response({"Code": exc.code, "Message": exc.message}, status_code=exc.status)
+        return Response(error_body(exc.status, exc.message, exc.code), status_code=exc.status)
     return Response(link, status_code=201)
 
 

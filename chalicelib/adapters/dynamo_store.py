@@ -41,6 +41,7 @@ from chalicelib.domain.store import (
     DeliveryRow,
     InvalidCursorError,
     NoticeRecord,
+    RefusedPage,
     RefusedUpload,
     SubmissionFilter,
     SubmissionPage,
@@ -313,6 +314,19 @@ class DynamoStore:
             code=refused.code,
             message=refused.message,
         ).save()
+
+    def refused_page(self, key_prefix: str, *, limit: int, cursor: str | None = None) -> RefusedPage:
+        result = RejectedUpload.query(
+            REFUSED_PK,
+            filter_condition=RejectedUpload.object_key.startswith(key_prefix),
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=decode_cursor(cursor, REFUSED_PK, "pk"),
+        )
+        items = tuple(
+            RefusedUpload(r.bucket, r.object_key, r.version_id, r.received_at, r.code, r.message) for r in result
+        )
+        return RefusedPage(items, encode_cursor(result.last_evaluated_key))
 
     def refused_uploads(self, limit: int = 100) -> list[RefusedUpload]:
         return [

@@ -25,6 +25,7 @@ from chalicelib.domain.store import (
     DeliveryRow,
     InvalidCursorError,
     NoticeRecord,
+    RefusedPage,
     RefusedUpload,
     SubmissionFilter,
     SubmissionPage,
@@ -158,6 +159,17 @@ class MemoryStore:
     def record_refused_upload(self, refused: RefusedUpload) -> None:
         with self._lock:
             self._refused[f"{iso_utc(refused.received_at)}#{refused.object_key}#{refused.version_id}"] = refused
+
+    def refused_page(self, key_prefix: str, *, limit: int, cursor: str | None = None) -> RefusedPage:
+        listing = ("refused", key_prefix)
+        with self._lock:
+            ordered = sorted(self._refused.items(), reverse=True)
+        after = _decode(cursor, listing)
+        rest = [(k, r) for k, r in ordered if after is None or k < after]
+        read = rest[:limit]
+        more = len(rest) > limit
+        kept = tuple(r for _, r in read if r.object_key.startswith(key_prefix))
+        return RefusedPage(kept, _encode(listing, read[-1][0]) if more else None)
 
     def refused_uploads(self, limit: int = 100) -> list[RefusedUpload]:
         with self._lock:

@@ -1,7 +1,9 @@
 """Operators' command line: ``python -m chalicelib.cli SUBCOMMAND``.
 
-Runs against the stack the environment points at (the local stack's defaults come from
-``.chalice/config.json``'s ``local`` stage when ``--local`` is given).
+Runs against the stack the environment points at. With ``--local``: the stack ``make run`` started,
+found exactly as ``make run`` finds it (``infra/local/settings.py``: ``LOCAL_AWS_PORT``,
+``LOCAL_API_PORT``, ``LOCAL_SMTP_PORT``, ...); ``.chalice/config.json``'s ``local`` stage supplies the
+rest (mail sender, link signing key).
 """
 
 from __future__ import annotations
@@ -18,12 +20,40 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def _use_local_stage() -> None:
+    # The operators' CLI ships in the deployment zip, infra/ does not: imported only for --local.
+    from infra.local.settings import LocalSettings
+
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text(encoding="utf-8"))
     for key, value in config["stages"]["local"]["environment_variables"].items():
         os.environ.setdefault(key, value)
+    # Ports and names follow the running stack, never the stage's fixed defaults.
+    os.environ.update(LocalSettings.from_env().client_environment())
     from chalicelib.config import settings
 
     settings.cache_clear()  # read again, with the local stage's defaults
+
+
+_local_stack = False  # --local given: a connection error means make run is not up (on these ports)
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """One Chinese line for "the stack is not there", or None when the error is something else."""
+    from urllib.parse import urlsplit
+
+    from botocore.exceptions import EndpointConnectionError
+
+    if isinstance(exc, EndpointConnectionError):
+        where = urlsplit(str(exc.kwargs.get("endpoint_url", ""))).netloc or "?"
+    elif isinstance(exc, ConnectionError):
+        where = f"{os.environ.get('SMTP_HOST', '127.0.0.1')}:{os.environ.get('SMTP_PORT', '?')}"
+    else:
+        return None
+    if _local_stack:
+        return (
+            f"无法连接本地系统 {where}：请确认 make run 已启动且端口一致"
+            "（端口由 LOCAL_AWS_PORT、LOCAL_API_PORT、LOCAL_SMTP_PORT 指定，两个终端须相同）。"
+        )
+    return f"无法连接 {where}：请检查网络及 AWS_ENDPOINT_URL、SMTP_HOST 等设置。"
 
 
 def _print_json(value: object) -> None:
@@ -52,6 +82,7 @@ def cmd_units(args: argparse.Namespace) -> int:
 
 def cmd_submissions(args: argparse.Namespace) -> int:
     from chalicelib.adapters.dynamo_store import default_store
+    from chalicelib.domain.receipts import STATUS_WORDS
     from chalicelib.domain.registry import default_registry
     from chalicelib.services.queries import QueryError, list_submissions
 
@@ -68,7 +99,7 @@ def cmd_submissions(args: argparse.Namespace) -> int:
         for s in page["items"]:
             print(
                 f"{s['received_at']['local']}  {s['unit']['name']:<6} {s['deliverable']['id']:<18} "
-                f"{s['period']:<8} {s['status']:<10} {s['file_name']}"
+                f"{s['period']:<8} {STATUS_WORDS.get(s['status'], s['status']):<6} {s['file_name']}"
             )
     return 0
 
@@ -101,7 +132,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
 KIND_LABELS = {
     "reminder": "提醒",
     "overdue": "逾期通知",
-    "escalation": "督办（抄送分管领导）",
+    "escalation": "逾期催报（抄送分管领导）",
     "digest": "汇总（市专项办）",
 }
 
@@ -177,6 +208,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate a file offline, exactly as an upload would be: 0 accepted, 1 rejected, 2 unusable input."""
     from chalicelib.config import settings
     from chalicelib.domain.findings import SubmissionStatus
+    from chalicelib.domain.receipts import STATUS_WORDS
     from chalicelib.domain.registry import default_registry
     from chalicelib.domain.validation import check_envelope, check_file, rejected
 
@@ -207,7 +239,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"accepted": accepted, "status": verdict.status, "rows": len(verdict.rows), **findings})
     else:
-        print(f"{path.name}：{verdict.status}（{len(verdict.rows)} 条）")
+        print(f"{path.name}：{STATUS_WORDS.get(verdict.status, verdict.status)}（{len(verdict.rows)} 条）")
         for label, items in (("错误", verdict.errors), ("提示", verdict.warnings)):
             for finding in items:
                 print(f"  [{label}] {finding.code}  {finding.located()}")
@@ -278,6 +310,29 @@ def cmd_replay_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archive(args: argparse.Namespace) -> int:
+    """归档: every original of every version, every record and every notice, into one folder or .zip."""
+    from chalicelib.adapters.aws import client
+    from chalicelib.config import settings as current_settings
+    from chalicelib.domain.registry import default_registry
+    from chalicelib.services.archive import write_archive
+
+    campaign = default_registry().campaign(args.campaign)
+    if campaign is None:
+        print(f"未找到专项活动 {args.campaign}", file=sys.stderr)
+        return 2
+    target = Path(args.out or f"归档-{campaign.id}.zip")
+    if target.exists() and (target.is_file() or any(target.iterdir())):
+        print(f"{target} 已存在且不为空，请换一个位置，以免覆盖已有归档", file=sys.stderr)
+        return 2
+    settings = current_settings()
+    clients = {name: client(name, settings.region) for name in ("s3", "dynamodb")}
+    manifest = write_archive(campaign, clients, settings.bucket_name, settings.table_name, target)
+    records = "，".join(f"{kind} {n}" for kind, n in manifest["records"].items())
+    print(f"已归档到 {target}：原件 {len(manifest['originals'])} 个版本，记录 {records}；目录见 目录.csv / index.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description="专项整治材料报送系统：运维命令")
     parser.add_argument("--local", action="store_true", help="use the local stack (make run) settings")
@@ -328,14 +383,28 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--max", type=int, default=None, metavar="N", help="at most N messages (default: all)")
     replay.add_argument("--dry-run", action="store_true", help="list what would be replayed, move nothing")
     replay.set_defaults(run=cmd_replay_dlq)
+
+    archive = sub.add_parser("archive", help="归档: every original, record and notice into one folder or .zip")
+    archive.add_argument("--campaign", default="xinzhou-2023")
+    archive.add_argument("--out", help="a folder, or a file ending in .zip (default: 归档-{campaign}.zip)")
+    archive.set_defaults(run=cmd_archive)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.local:
+        global _local_stack
         _use_local_stage()
-    return args.run(args)
+        _local_stack = True
+    try:
+        return args.run(args)
+    except Exception as exc:
+        line = _unreachable(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -27,9 +27,11 @@ from chalicelib.domain.notice_policy import (
 )
 from chalicelib.domain.outgoing import OutgoingMail
 from chalicelib.domain.registry import Campaign, Unit
+from chalicelib.domain.timeutil import cn_date
 
-WEEKDAYS = "一二三四五六日"
 SUBJECT_TAG = "【专项整治】"
+# Automatic chasing is 催报. 督办 (挂牌督办) is a formal sanction only the office imposes: never in a machine's mail.
+CHASE_TAG = "【催报】"
 FOOTER = "（本邮件由系统自动发送，请勿直接回复。）"
 
 
@@ -81,11 +83,33 @@ def render_text(blocks: list[Block]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A URL in a sentence ends where Chinese punctuation or a space begins.
+_URL = re.compile(r"https?://[^\s<>\"'，。；：、（）【】]+")
+
+
+def link_label(url: str) -> str:
+    """Short Chinese text for a link: a county's upload page, or the page it opens."""
+    return "点击打开本单位上传页面" if "/u/" in url else "点击打开"
+
+
+def linkify(text: str) -> str:
+    """``text`` as HTML, each URL an ``<a href>`` with short Chinese link text instead of 190 characters."""
+    parts: list[str] = []
+    last = 0
+    for match in _URL.finditer(text):
+        url = match.group(0)
+        parts.append(escape(text[last : match.start()]))
+        parts.append(f'<a href="{escape(url, quote=True)}">{link_label(url)}</a>')
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return "".join(parts)
+
+
 def render_html(blocks: list[Block]) -> str:
     parts: list[str] = []
     for block in blocks:
         if isinstance(block, Para):
-            parts.append(f"<p>{escape(block.text)}</p>")
+            parts.append(f"<p>{linkify(block.text)}</p>")
         elif isinstance(block, Facts):
             rows = "".join(f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in block.rows)
             parts.append(f"<table border='1' cellpadding='4' cellspacing='0'>{rows}</table>")
@@ -110,11 +134,12 @@ def month_day(day: date) -> str:
 
 
 def full_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日（星期{WEEKDAYS[day.weekday()]}）"
+    """As the notice writes dates: 2023年6月30日 (``timeutil.cn_date``, the one date style)."""
+    return cn_date(day)
 
 
 def due_text(deadline: Deadline) -> str:
-    """E.g. 2023年5月20日（星期六）23:59:59（北京时间）, and where the date was moved, from what."""
+    """E.g. 2023年5月20日23:59:59（北京时间）, and where the date was moved, from what."""
     text = f"{full_date(deadline.due_date)}{deadline.due_at.strftime('%H:%M:%S')}（北京时间）"
     if deadline.moved_from is not None:
         text += f"（原定{month_day(deadline.moved_from)}，遇节假日顺延）"
@@ -122,7 +147,15 @@ def due_text(deadline: Deadline) -> str:
 
 
 def local_time(instant: datetime, deadline: Deadline) -> str:
-    return instant.astimezone(deadline.due_at.tzinfo).strftime("%Y-%m-%d %H:%M")
+    local = instant.astimezone(deadline.due_at.tzinfo)
+    return f"{cn_date(local.date())} {local:%H:%M}"
+
+
+def per_notice(campaign: Campaign) -> str:
+    """根据《…实施方案》（忻交发〔2023〕56号）要求，: the notice the request rests on."""
+    if not campaign.document_number:
+        return ""
+    return f"根据《全市交通运输执法领域突出问题专项整治工作实施方案》（{campaign.document_number}）要求，"
 
 
 def what_is_due(deadline: Deadline) -> str:
@@ -202,26 +235,29 @@ def _unit_subject(unit: Unit, deadline: Deadline, decision: NoticeDecision, stat
         else:
             when = f"将于{month_day(deadline.due_date)}截止（还剩{-n}天）"
         return f"{SUBJECT_TAG}{unit.name}：{what}{when}" + (f"，{why}" if why else "")
-    tag = "【督办】" if decision.kind == "escalation" else ""
+    tag = CHASE_TAG
     return (
         f"{SUBJECT_TAG}{tag}{unit.name}：{what}已逾期{n}天，{why or '未报送'}（截止日期{month_day(deadline.due_date)}）"
     )
 
 
-def _unit_opening(unit: Unit, deadline: Deadline, decision: NoticeDecision) -> list[Block]:
+def _unit_opening(campaign: Campaign, unit: Unit, deadline: Deadline, decision: NoticeDecision) -> list[Block]:
     what = what_is_due(deadline)
     n = days_after_due(deadline, decision.day)
     if decision.kind == "reminder":
         left = "今天截止" if n == 0 else f"还剩{-n}天"
         return [
-            Para(f"{unit.name}联络员："),
-            Para(f"请于{due_text(deadline)}前报送{what}（{left}）。已报送并通过核验的单位不会收到本提醒。"),
+            Para(f"{unit.addressee}："),
+            Para(
+                f"{per_notice(campaign)}请于{due_text(deadline)}前报送{what}（{left}）。"
+                "已报送并通过核验的单位不会收到本提醒。"
+            ),
         ]
-    greeting = f"{unit.name}分管领导、联络员：" if decision.kind == "escalation" else f"{unit.name}联络员："
     blocks: list[Block] = [
-        Para(greeting),
+        Para(f"{unit.addressee}："),
         Para(
-            f"{what}的截止时间为{due_text(deadline)}。截至{full_date(decision.day)}，贵单位尚未完成报送，"
+            f"{per_notice(campaign)}{what}的截止时间为{due_text(deadline)}。"
+            f"截至{full_date(decision.day)}，贵单位尚未完成报送，"
             f"已逾期{n}天。请尽快报送；逾期报送的材料照常接收，但在汇总中记为“逾期报送”。"
         ),
     ]
@@ -245,7 +281,7 @@ def compose_unit_notice(
     unit = campaign.unit(decision.unit_code)
     if unit is None:
         raise ValueError(f"{decision.natural_key}: unknown unit {decision.unit_code}")
-    blocks = _unit_opening(unit, deadline, decision)
+    blocks = _unit_opening(campaign, unit, deadline, decision)
     blocks.append(
         Facts(
             (

@@ -42,6 +42,11 @@ class Unit:
     aliases: tuple[str, ...] = ()
     bureau: str | None = None
 
+    @property
+    def addressee(self) -> str:
+        """Whom a notice addresses: the unit's bureau, as the notice addresses 各县（市、区）交通运输局."""
+        return self.bureau or f"{self.name}交通运输局"
+
     def contacts_in_role(self, role: str) -> tuple[Contact, ...]:
         return tuple(c for c in self.contacts if c.role == role)
 
@@ -139,6 +144,8 @@ class Campaign:
     due_day_policy: str = "keep"  # one of DUE_DAY_POLICIES; applied in chalicelib.domain.deadlines
     notice_policy: NoticePolicy = field(default_factory=NoticePolicy)
     issued: date | None = None  # the notice's date: nothing is sent before it
+    # The notice's document number (文号), e.g. 忻交发〔2023〕56号: emails cite it.
+    document_number: str = ""
     _unit_index: dict[str, Unit] = field(default_factory=dict, repr=False, compare=False)
 
     def unit(self, ref: str) -> Unit | None:
@@ -226,6 +233,7 @@ def build_campaign(raw: dict[str, Any], source: bytes | None = None) -> Campaign
     office_raw = raw["office"]
     return Campaign(
         id=raw["id"],
+        document_number=str(raw.get("source", "")).split("，")[0],
         name=raw["name"],
         zone=ZoneInfo(raw["timezone"]),
         due_time=time.fromisoformat(raw["due_time"]),

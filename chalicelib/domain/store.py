@@ -123,6 +123,12 @@ class RefusedUpload:
 
 
 @dataclass(frozen=True)
+class RefusedPage:
+    items: tuple[RefusedUpload, ...]
+    next_cursor: str | None  # None: the listing is done
+
+
+@dataclass(frozen=True)
 class DeliveryEvent:
     """One recorded upload, as the delivery pointer of (unit, deliverable, period) sees it."""
 
@@ -267,6 +273,11 @@ class CampaignStore(Protocol):
 
     def refused_uploads(self, limit: int = 100) -> list[RefusedUpload]:
         """The newest refused keys first."""
+        ...
+
+    def refused_page(self, key_prefix: str, *, limit: int, cursor: str | None = None) -> RefusedPage:
+        """Refused keys under ``key_prefix`` (one campaign's), newest first, a page of ``limit`` read items
+        filtered afterwards (as DynamoDB filters), with a cursor that only continues this listing."""
         ...
 
     # --- versions and the delivery pointer ---------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 
@@ -25,3 +25,14 @@ def iso_local(value: datetime, zone: ZoneInfo) -> str:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def cn_date(value: date) -> str:
+    """The one way a date is written for people, as the notice writes it: 2023年5月27日 (no zero padding)."""
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def cn_datetime(value: datetime, zone: ZoneInfo) -> str:
+    """An instant as people in the campaign's zone read it: 2023年5月27日 14:03."""
+    local = value.astimezone(zone)
+    return f"{cn_date(local.date())} {local:%H:%M}"

@@ -91,3 +91,33 @@ def resolve_upload_key(registry: Registry, key: str) -> UploadTarget:
             campaign.id,
         )
     return UploadTarget(campaign=campaign, unit=unit, deliverable=deliverable, period=period, file_name=file_name)
+
+
+@dataclass(frozen=True)
+class RefusedKeyOwner:
+    """The unit a refused key names, and the key it should have used: who hears about the refusal."""
+
+    campaign: Campaign
+    unit: Unit
+    example_key: str
+
+
+def refused_key_owner(registry: Registry, key: str) -> RefusedKeyOwner | None:
+    """The known unit a refused key names (its campaign and unit segments resolve), or None.
+
+    Only the campaign and unit segments have to be right: the rest is what the unit got wrong. The
+    example keeps what was right (a known deliverable, the file name) and fills in a valid period.
+    """
+    parts = key.split("/")
+    if len(parts) < 3 or parts[0] != PREFIX:
+        return None
+    campaign = registry.campaign(parts[1])
+    unit = campaign.unit(parts[2]) if campaign else None
+    if campaign is None or unit is None:
+        return None
+    deliverable = campaign.deliverable(parts[3]) if len(parts) > 3 else None
+    deliverable_id = deliverable.id if deliverable else next(iter(campaign.deliverables))
+    periods = periods_for(campaign, deliverable_id)
+    file_name = parts[-1] if len(parts) > 4 and parts[-1] and not _has_control_chars(parts[-1]) else "文件名.xlsx"
+    example = upload_key(campaign.id, unit.code, deliverable_id, periods[0] if periods else "2023-05", file_name)
+    return RefusedKeyOwner(campaign, unit, example)

@@ -92,11 +92,12 @@ def _error_page(exc: LinkError, nonce: str) -> Response:
 
 
 def _json_error(exc: LinkError) -> Response:
+    from chalicelib.http.errors import error_body
     from chalicelib.http.portal_page import json_body, json_headers
 
     # Same shape as Chalice's own errors, so the page reads one field whatever went wrong.
     return Response(
-        json_body({"Code": exc.code, "Message": exc.message}), status_code=exc.status, headers=json_headers()
+        json_body(error_body(exc.status, exc.message, exc.code)), status_code=exc.status, headers=json_headers()
     )
 
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from chalicelib.domain.notice_texts import full_date
 from chalicelib.domain.receipts import STATUS_LABELS
+from chalicelib.domain.timeutil import cn_date
 
 
 def esc(value: object) -> str:
@@ -31,8 +31,8 @@ def size_text(size: object) -> str:
 
 
 def local_time_text(value: datetime) -> str:
-    """2023-05-20 23:59 as 2023年5月20日（星期六）23:59, in the zone the value carries."""
-    return f"{full_date(value.date())}{value:%H:%M}"
+    """2023-05-20 23:59 as 2023年5月20日 23:59 (``timeutil.cn_date``), in the zone the value carries."""
+    return f"{cn_date(value.date())} {value:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,19 @@ th{background:#fafafa}.muted{color:#666;font-size:.9em}
 .errors th{background:#fbe6e6}.warnings th{background:#fff3d6}
 #progress{margin:10px 0;font-weight:bold}#progress.error{color:#a11}#progress.ok{color:#11612e}
 #outcome:empty{display:none}#outcome{border:2px solid #b22;border-radius:6px;padding:4px 10px}
-button{font-size:1em;padding:6px 18px}input[type=file],select{font-size:1em;margin:6px 0}
+#outcome.ok{border-color:#11612e;background:#f3fbf5}
+button{font-size:1em;padding:6px 18px}select{font-size:1em;margin:6px 0;max-width:100%}
+.picker{margin:8px 0;display:flex;flex-wrap:wrap;align-items:center;gap:8px}
+.pick{display:inline-block;border:1px solid #888;border-radius:4px;padding:6px 14px;background:#fafafa;cursor:pointer}
+.hidden-input{position:absolute;width:1px;height:1px;opacity:0;overflow:hidden}
+#file-name{overflow-wrap:anywhere}
+td,th,.submission{overflow-wrap:anywhere}
+@media (max-width:600px){
+main{padding:8px}header,section,footer{padding:10px 12px}
+#due table,#due tbody,#due tr,#due td{display:block;width:auto}#due tr:first-child{display:none}
+#due tr{border:1px solid #ddd;border-radius:6px;margin:8px 0;padding:4px 8px}
+#due td{border:0;padding:3px 0}#due td::before{content:attr(data-label) "：";color:#666}
+}
 """
 
 
@@ -108,7 +120,7 @@ def _findings_table(kind: str, title: str, findings: Sequence[Mapping[str, Any]]
 def _received_text(item: Mapping[str, Any]) -> str:
     local = (item.get("received_at") or {}).get("local")
     try:
-        return f"{datetime.fromisoformat(local):%Y-%m-%d %H:%M:%S}" if local else ""
+        return local_time_text(datetime.fromisoformat(local)) if local else ""
     except ValueError:
         return str(local)
 
@@ -119,7 +131,9 @@ def render_submission(item: Mapping[str, Any], current_version: str | None) -> s
     return (
         f'<article class="submission" id="v-{esc(item.get("version_id", ""))}" data-status="{esc(status)}">'
         f"<div><strong>{esc(item.get('file_name', ''))}</strong>{current}</div>"
-        f'<div class="muted">上传时间 {esc(_received_text(item))} · 大小 {esc(size_text(item.get("size")))}</div>'
+        f'<div class="muted">上传时间 {esc(_received_text(item))} · 大小 {esc(size_text(item.get("size")))}'
+        + (f' · <span class="rows">共{int(item["rows"])}条</span>' if item.get("rows") is not None else "")
+        + "</div>"
         f'<div>核验结果：<span class="status status-{esc(status)}">'
         f"{esc(STATUS_LABELS.get(status, status))}</span></div>"
         + _findings_table("errors", "须修改的问题", item.get("errors") or ())
@@ -134,8 +148,9 @@ def _due_rows(view: PortalView) -> str:
         due = local_time_text(d.due_at) if d.due_at else "—"
         formats = "、".join(f".{ext}" for ext in d.formats)
         rows.append(
-            f"<tr><td>{esc(d.name)}</td><td>{esc(view.period_label)}</td><td>{esc(due)}</td>"
-            f"<td>{esc(d.due_status or '—')}</td><td>{esc(formats)}</td></tr>"
+            f'<tr><td data-label="材料">{esc(d.name)}</td><td data-label="期次">{esc(view.period_label)}</td>'
+            f'<td data-label="截止时间">{esc(due)}</td><td data-label="状态">{esc(d.due_status or "—")}</td>'
+            f'<td data-label="接受格式">{esc(formats)}</td></tr>'
         )
     return "".join(rows)
 
@@ -162,7 +177,10 @@ def _picker(view: PortalView) -> str:
     accept = ",".join(f".{ext}" for ext in formats)
     return (
         f'<form id="upload-form">{choose}'
-        f'<label>选择文件：<input type="file" id="file" name="file" accept="{esc(accept)}" required></label><br>'
+        # Our own Chinese label over a hidden input: browsers otherwise say "Choose File / No file chosen".
+        '<div class="picker"><label for="file" class="pick" id="pick">选择文件</label>'
+        f'<input type="file" id="file" name="file" accept="{esc(accept)}" class="hidden-input">'
+        '<span id="file-name" class="muted">尚未选择文件</span></div>'
         '<button type="submit" id="upload-button">上传</button></form>'
         f'<p class="muted">单个文件不超过 {view.max_bytes / 1048576:.0f} MB。同一材料可多次上传，每次都会留存并核验，'
         "以最后一次通过核验的文件为准。上传后本页会显示核验结果，同时发送回执邮件。</p>"
@@ -182,6 +200,10 @@ SCRIPT = """
   var progress = document.getElementById("progress");
   var outcome = document.getElementById("outcome");
   function say(text, kind) { progress.textContent = text; progress.className = kind || ""; }
+  var fileName = document.getElementById("file-name");
+  input.addEventListener("change", function () {
+    fileName.textContent = input.files && input.files[0] ? input.files[0].name : "尚未选择文件";
+  });
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
   // Relative to /u/{token}: works under an API stage prefix (/api/u/...) as well as at the root.
   function here(suffix) { return encodeURIComponent(token) + suffix; }
@@ -208,6 +230,7 @@ SCRIPT = """
     if (r.ok) { document.getElementById("history").innerHTML = await r.text(); }
     var block = document.getElementById("v-" + found.version_id);
     outcome.textContent = "";
+    outcome.className = found.status === "rejected" ? "" : "ok";  // success in green, a rejection in red
     if (block) { var copy = block.cloneNode(true); copy.removeAttribute("id"); outcome.appendChild(copy); }
     if (found.status === "accepted") { say("上传成功，已通过核验。", "ok"); }
     else if (found.status === "rejected") { say("文件已收到，但未通过核验：请按下列问题修改后重新上传。", "error"); }

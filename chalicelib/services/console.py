@@ -1,7 +1,6 @@
 """What the office console shows beyond the office API's answers: refused keys, one unit's history.
 
-Hooks for work landing later (see docs/console.md): ``refused_uploads`` prefers
-``queries.list_refused`` when it exists; ``problem_ledger_actions`` is where 销号 / reopen and
+Hooks for work landing later (see docs/console.md): ``problem_ledger_actions`` is where 销号 / reopen and
 accept / return will plug in.
 """
 
@@ -11,32 +10,17 @@ from typing import Any
 
 from chalicelib.domain.registry import Registry
 from chalicelib.domain.store import CampaignStore
-from chalicelib.domain.timeutil import iso_utc
 from chalicelib.services import queries
 
 UNIT_HISTORY_LIMIT = 100
 
 
 def refused_uploads(registry: Registry, store: CampaignStore, campaign_id: str) -> list[dict[str, Any]]:
-    """Keys that named nothing we know, newest first, with the reason the intake gave."""
-    shared = getattr(queries, "list_refused", None)
-    if callable(shared):
-        answer = shared(registry, store, campaign_id)
-        return list(answer.get("items", []) if isinstance(answer, dict) else answer)
-    return console_refused_keys(store)
-
-
-def console_refused_keys(store: CampaignStore) -> list[dict[str, Any]]:
-    """Until ``queries.list_refused`` lands: the refused keys as plain dicts."""
+    """Keys that named nothing we know, newest first (one page of ``GET …/refused``), with the intake's
+    reason and the time in the campaign's zone."""
+    answer = queries.list_refused(registry, store, campaign_id)
     return [
-        {
-            "object_key": item.object_key,
-            "version_id": item.version_id,
-            "received_at": iso_utc(item.received_at),
-            "code": item.code,
-            "message": item.message,
-        }
-        for item in store.refused_uploads()
+        {**item, "received_at": item["received_at"]["local"], "message": item["reason"]} for item in answer["items"]
     ]
 
 

@@ -18,15 +18,16 @@ from chalicelib.adapters.mail import MailSender
 from chalicelib.adapters.objects import FetchedObject, ObjectStore
 from chalicelib.domain.findings import Finding, SendOutcome, SubmissionStatus
 from chalicelib.domain.outgoing import NoticeKey
-from chalicelib.domain.receipts import Receipt, compose_receipt
+from chalicelib.domain.receipts import Receipt, RefusedKeyNotice, compose_receipt, compose_refused_receipt
 from chalicelib.domain.registry import Registry
 from chalicelib.domain.s3_events import ObjectRef
 from chalicelib.domain.store import NULL_VERSION, CampaignStore, DeliveryEvent, RefusedUpload, SubmissionRecord
 from chalicelib.domain.timeutil import iso_local, now_utc
-from chalicelib.domain.upload_keys import UploadKeyError, UploadTarget, resolve_upload_key
+from chalicelib.domain.upload_keys import UploadKeyError, UploadTarget, refused_key_owner, resolve_upload_key
 from chalicelib.domain.validation import Verdict, check_envelope, rejected, validate_upload
 from chalicelib.services.contacts import current_contacts
 from chalicelib.services.notices import send_once
+from chalicelib.services.unit_links import unit_upload_link
 
 logger = Logger(child=True)
 
@@ -152,6 +153,19 @@ def submission_record(
     )
 
 
+def _tell_refused_unit(ref: ObjectRef, version_id: str, exc: UploadKeyError, ctx: IntakeContext) -> str | None:
+    """When the refused key names a known unit, that unit hears why (once per version); else nobody can."""
+    owner = refused_key_owner(ctx.registry, ref.key)
+    if owner is None:
+        return None
+    refused = RefusedKeyNotice(
+        owner.campaign, owner.unit, ref.key, version_id, ref.event_time, exc.message, owner.example_key
+    )
+    key = NoticeKey(owner.campaign.id, "refused", f"{owner.unit.code}#{version_id}")
+    mail = compose_refused_receipt(refused, key.message_id, owner.campaign.office.name)
+    return send_once(ctx.store, key, "refused", mail, ctx.mail)
+
+
 def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcome:
     """``attempt`` is the SQS ApproximateReceiveCount of the message carrying ``ref``."""
     version_id = ref.version_id or NULL_VERSION
@@ -159,12 +173,15 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
     try:
         target = resolve_upload_key(ctx.registry, ref.key)
     except UploadKeyError as exc:
-        logger.warning("upload key rejected", extra={"code": exc.code})
         ctx.store.record_refused_upload(
             RefusedUpload(ref.bucket, ref.key, version_id, ref.event_time, exc.code, exc.message)
         )
+        notice = _tell_refused_unit(ref, version_id, exc, ctx)
+        logger.warning("upload key rejected", extra={"code": exc.code, "reason": exc.message, "notice": notice})
         metrics.key_rejected()
-        return IntakeOutcome("key-rejected", SubmissionStatus.REJECTED)
+        if notice in (SendOutcome.FAILED, SendOutcome.IN_FLIGHT):
+            raise ReceiptNotSentError(f"refusal notice for {ref.key} is {notice}; delivered again") from exc
+        return IntakeOutcome("key-rejected", SubmissionStatus.REJECTED, notice)
     logger.append_keys(unit=target.unit.code, deliverable=target.deliverable.id, period=target.period)
 
     validation_ms = 0.0
@@ -216,6 +233,11 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         errors=submission.errors,
         warnings=submission.warnings,
         row_count=submission.row_count,
+        upload_link=(
+            unit_upload_link(target.campaign, target.unit, target.deliverable.id, target.period, now_utc())
+            if submission.status == SubmissionStatus.REJECTED
+            else None
+        ),
     )
     key = NoticeKey(target.campaign.id, "receipt", f"{target.unit.code}#{version_id}")
     mail = compose_receipt(receipt, key.message_id, target.campaign.office.name)

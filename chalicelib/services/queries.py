@@ -14,6 +14,7 @@ from chalicelib.domain.registry import Campaign, Registry, Unit
 from chalicelib.domain.store import (
     CampaignStore,
     InvalidCursorError,
+    RefusedPage,
     SubmissionFilter,
     SubmissionPage,
     SubmissionRecord,
@@ -79,6 +80,7 @@ def submission_json(item: SubmissionRecord, campaign: Campaign) -> dict[str, Any
             "local": item.received_at_local,
         },
         "status": item.status,
+        "rows": item.row_count,
         "errors": [f.as_dict() for f in item.errors],
         "warnings": [f.as_dict() for f in item.warnings],
     }
@@ -131,9 +133,18 @@ def period_or_400(campaign: Campaign, deliverable_id: str, period: str | None) -
 
 
 def _page(read: Any, cursor: str | None) -> SubmissionPage:
+    page: SubmissionPage = _read_page(read, cursor)
+    return page
+
+
+def _refused(read: Any, cursor: str | None) -> RefusedPage:
+    page: RefusedPage = _read_page(read, cursor)
+    return page
+
+
+def _read_page(read: Any, cursor: str | None) -> Any:
     try:
-        page: SubmissionPage = read(cursor)
-        return page
+        return read(cursor)
     except InvalidCursorError as exc:
         if exc.mismatch:  # a cursor from another listing would start a read somewhere it must not
             raise QueryError("分页游标（cursor）与查询条件不符，请从第一页重新查询。") from exc
@@ -168,6 +179,34 @@ def list_submissions(
     else:
         page = _page(lambda c: store.campaign_submissions(campaign.id, limit=size, cursor=c, where=where), cursor)
     return {"items": [submission_json(item, campaign) for item in page.items], "next_cursor": page.next_cursor}
+
+
+def list_refused(
+    registry: Registry, store: CampaignStore, campaign_id: str, limit: str | None = None, cursor: str | None = None
+) -> dict[str, Any]:
+    """Uploads refused for their key (unknown unit, deliverable or period, path tricks), newest first,
+    each with the Chinese reason and, when the key names a known unit, that unit (which was told)."""
+    from chalicelib.domain.timeutil import iso_local
+
+    campaign = campaign_or_404(registry, campaign_id)
+    size = page_size(limit)
+    page = _refused(lambda c: store.refused_page(f"uploads/{campaign.id}/", limit=size, cursor=c), cursor)
+    items = []
+    for item in page.items:
+        parts = item.object_key.split("/")
+        unit = campaign.unit(parts[2]) if len(parts) > 2 else None
+        items.append(
+            {
+                "object_key": item.object_key,
+                "file_name": parts[-1],
+                "version_id": item.version_id,
+                "received_at": {"utc": iso_utc(item.received_at), "local": iso_local(item.received_at, campaign.zone)},
+                "code": item.code,
+                "reason": item.message,
+                "unit": {"code": unit.code, "name": unit.name} if unit else None,
+            }
+        )
+    return {"items": items, "next_cursor": page.next_cursor}
 
 
 def _as_of(raw: str | None, zone: ZoneInfo) -> date:
@@ -268,7 +307,7 @@ def status_board(
     incomplete, with the versions that decided it. One Query per (deliverable, period), whatever
     the number of units."""
     from chalicelib.domain.deadlines import campaign_deadlines, end_of_day
-    from chalicelib.domain.delivery_state import Pointer
+    from chalicelib.domain.delivery_state import Pointer, package_missing
     from chalicelib.domain.notice_policy import DeliveryState, delivery_outcome
     from chalicelib.domain.packages import required_parts
     from chalicelib.services.board import table_states
@@ -306,7 +345,11 @@ def status_board(
                     "unit": {"code": unit.code, "name": unit.name},
                     "outcome": outcome,
                     "delivered_at": iso_utc(state.complete_at) if state.complete_at else None,
-                    "missing": list(state.package_missing),
+                    # Every deliverable still owed, whatever the outcome: nothing accepted means all of them.
+                    "missing": list(
+                        state.package_missing
+                        or (package_missing(campaign, deadline, {}) if outcome in ("missing", "rejected") else ())
+                    ),
                     "rejected": list(state.rejected),
                     "parts": parts,
                 }

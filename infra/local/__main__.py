@@ -24,6 +24,15 @@ def main() -> int:
     system.start()
     out = system.outputs
     assert out is not None
+    if settings.state_dir is None:
+        kept = "not kept (LOCAL_STATE_DIR unset)"
+    else:
+        restored = f"restored {system.restored.line()}" if system.restored else "fresh start (nothing saved yet)"
+        kept = (
+            f"{settings.state_dir}/  {restored}\n"
+            f"                       saved every {settings.save_interval_seconds} s and at Ctrl-C;"
+            " `make clean-data` starts afresh"
+        )
     print(
         f"""
 专项整治材料报送系统 — local stack is up
@@ -37,6 +46,7 @@ def main() -> int:
     try                curl -sG {settings.api_url}/campaigns/xinzhou-2023/submissions --data-urlencode unit=原平市
   event pump           bucket → queue → app.handle_upload
   SMTP sink            {settings.host}:{settings.smtp_port} → {settings.outbox_dir}/*.eml
+  data                 {kept}
 
   Upload:  aws --endpoint-url {settings.aws_endpoint} s3 cp FILE \\
              's3://{out.bucket}/uploads/xinzhou-2023/140981/issue-list/2023-05/原平市5月清单.xlsx'
@@ -49,6 +59,8 @@ def main() -> int:
         pass
     print("stopping…", flush=True)
     system.stop()
+    if system.saved:
+        print(f"saved to {settings.state_dir}/: {system.saved.line()}", flush=True)
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib.domain.receipts import STATUS_WORDS
 from infra.local.samples import (
     GOOD_ROWS,
     PROGRESS_REPORT,
@@ -177,7 +178,8 @@ def main() -> None:
     print(f"\nGET {urllib.parse.unquote(url)}")
     for s in page["items"]:
         when, unit = s["received_at"]["local"], s["unit"]["name"]
-        print(f"  {when}  {unit:<6} {s['deliverable']['id']:<18} {s['status']:<9} {s['file_name']}")
+        status = STATUS_WORDS.get(s["status"], s["status"])
+        print(f"  {when}  {unit:<6} {s['deliverable']['id']:<18} {status:<6} {s['file_name']}")
     eml = sorted(settings.outbox_dir.glob("*.eml"))
     print(f"\n{len(eml)} emails in {settings.outbox_dir}/ (open any .eml with a mail client or a text editor)")
     print(f"the uploaded files are in {samples}/")

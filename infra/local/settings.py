@@ -17,6 +17,10 @@ class LocalSettings:
     api_port: int = 8000
     smtp_port: int = 1025
     outbox_dir: Path = PROJECT_DIR / ".local" / "outbox"
+    # Where ``make run`` keeps the stack's state between runs (bucket versions, table items, queues);
+    # None: nothing is kept (tests). ``make clean-data`` removes it.
+    state_dir: Path | None = None
+    save_interval_seconds: int = 60
     region: str = "cn-north-1"
     stack_name: str = "campaign-reporting-local"
     template_parameters: dict[str, str] = field(
@@ -37,6 +41,8 @@ class LocalSettings:
             outbox_dir=Path(env.get("LOCAL_OUTBOX_DIR", str(cls.outbox_dir))),
             region=env.get("LOCAL_REGION", cls.region),
             retry_delay_seconds=int(env.get("LOCAL_RETRY_DELAY_SECONDS", cls.retry_delay_seconds)),
+            state_dir=Path(env.get("LOCAL_STATE_DIR", str(PROJECT_DIR / ".local" / "state"))),
+            save_interval_seconds=int(env.get("LOCAL_SAVE_INTERVAL_SECONDS", cls.save_interval_seconds)),
         )
 
     def process_environment(self) -> dict[str, str]:
@@ -53,6 +59,11 @@ class LocalSettings:
             "SMTP_HOST": self.host,
             "SMTP_PORT": str(self.smtp_port),
         }
+
+    def client_environment(self) -> dict[str, str]:
+        """What a client of the running stack (the operators' CLI with ``--local``, the demo) needs:
+        the same endpoint, ports and names ``make run`` uses, and the API's address for links in emails."""
+        return {**self.process_environment(), "PUBLIC_BASE_URL": self.api_url}
 
     @property
     def aws_endpoint(self) -> str:

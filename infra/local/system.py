@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+from infra.local import persist
 from infra.local.gateway import patch_authorizer_fidelity
 from infra.local.moto_stack import MotoStack
 from infra.local.provision import provision
@@ -40,6 +41,11 @@ class LocalSystem:
         self.pump: EventPump | None = None
         self._api_server: Any = None
         self._api_thread: threading.Thread | None = None
+        # What was restored from settings.state_dir at start (None: a fresh stack).
+        self.restored: persist.StateSummary | None = None
+        self.saved: persist.StateSummary | None = None
+        self._saver: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def session(self) -> boto3.session.Session:
         return boto3.session.Session(
@@ -77,6 +83,9 @@ class LocalSystem:
             dlq_url=outputs["UploadDeadLetterQueueUrl"],
         )
         self.smtp.start()
+        if s.state_dir is not None and persist.saved(s.state_dir) is not None:
+            # Before the API and the pump: nobody sees a half-restored stack.
+            self.restored = persist.restore(*self._persist_args(), s.state_dir)
 
         factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=LOCAL_STAGE)
@@ -104,7 +113,30 @@ class LocalSystem:
         )
         self.pump.start()
         self._wait_for_api()
+        if s.state_dir is not None and s.save_interval_seconds > 0:
+            self._saver = threading.Thread(target=self._save_periodically, name="state-saver", daemon=True)
+            self._saver.start()
         return self
+
+    def _persist_args(self) -> tuple[dict[str, Any], str, str, dict[str, str]]:
+        assert self.outputs is not None
+        clients = {name: self.client(name) for name in ("s3", "dynamodb", "sqs")}
+        queues = {"upload": self.outputs.queue_url, "dead-letter": self.outputs.dlq_url}
+        return clients, self.outputs.bucket, self.outputs.table, queues
+
+    def save_state(self, with_queues: bool) -> persist.StateSummary | None:
+        if self.settings.state_dir is None or self.outputs is None:
+            return None
+        return persist.save(*self._persist_args(), self.settings.state_dir, with_queues=with_queues)
+
+    def _save_periodically(self) -> None:
+        import logging
+
+        while not self._stopping.wait(self.settings.save_interval_seconds):
+            try:
+                self.save_state(with_queues=False)
+            except Exception:  # a failed periodic save must not stop the stack; the clean stop saves again
+                logging.getLogger("local").exception("保存本地数据失败（将在停止时再次保存）")
 
     def _wait_for_api(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -119,9 +151,14 @@ class LocalSystem:
                 time.sleep(0.05)
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._saver:
+            self._saver.join(timeout=30)
         if self.pump:
             self.pump.stop()
             self.pump.join(timeout=5)
+        if self.settings.state_dir is not None and self.outputs is not None:
+            self.saved = self.save_state(with_queues=True)  # the pump is stopped: nothing is in flight
         if self._api_server:
             self._api_server.shutdown()
         self.smtp.stop()

@@ -172,7 +172,7 @@ def test_a_forged_link_gets_a_clear_page_not_a_stack_trace(link: dict[str, Any])
         assert headers["Content-Type"].startswith("text/html")
         assert "链接无效" in html and "Traceback" not in html and "原平市" not in html
         status, _, text = _request("POST", path + "/presign", {"file_name": "x.xlsx"})
-        assert status == 403 and json.loads(text)["Code"] == "LINK_FORGED"
+        assert status == 403 and json.loads(text)["Reason"] == "LINK_FORGED"
         status, _, text = _request("GET", path + "/submissions")
         assert status == 403
 
@@ -186,7 +186,7 @@ def test_an_expired_link_says_so_and_whose_it_was(system: Any) -> None:
     assert status == 410
     assert "链接已过期" in html and "五台县" in html and "重新获取" in html and "Traceback" not in html
     status, _, text = _request("POST", expired + "/presign", {"file_name": "x.xlsx"})
-    assert status == 410 and json.loads(text)["Code"] == "LINK_EXPIRED"
+    assert status == 410 and json.loads(text)["Reason"] == "LINK_EXPIRED"
 
 
 def test_a_county_token_opens_no_office_route(link: dict[str, Any]) -> None:

@@ -193,6 +193,11 @@ def test_the_status_board_shows_every_unit_for_every_deadline_due(ledger: dict[s
     due = [d for d in campaign_deadlines(campaign)]  # all are past by now (2023)
     assert [d["id"] for d in board["deadlines"]] == [d.id for d in due]
     july = next(d for d in board["deadlines"] if d["id"] == "rectification/2023-07")
+    by_id = {d.id: d for d in due}
+
+    def campaign_deadline(entry: dict[str, Any]) -> Any:
+        return by_id[entry["id"]]
+
     assert sum(july["counts"].values()) == len(campaign.units) == len(july["units"])
     daixian = next(u for u in july["units"] if u["unit"]["code"] == "140923")
     # The list arrived (late, in 2026) but the July typical cases did not: incomplete, saying what is missing.
@@ -200,6 +205,8 @@ def test_the_status_board_shows_every_unit_for_every_deadline_due(ledger: dict[s
     assert daixian["parts"][0]["deliverable"] == "issue-list" and daixian["parts"][0]["current_version"]
     wutaishan = next(u for u in july["units"] if u["unit"]["code"] == "140971")
     assert wutaishan["outcome"] == "missing"
+    # Every missing deliverable is listed in every outcome, not only for an incomplete package.
+    assert wutaishan["missing"] == [campaign.deliverable(d).name for d, _ in required_parts(campaign_deadline(july))]
     # One Query per (deliverable, period), not per unit; never a Scan.
     pairs = {(d, x.period) for x in due for d, _ in required_parts(x)}
     assert "Scan" not in calls and calls.count("Query") <= len(pairs) + len(campaign.units)

@@ -269,7 +269,7 @@ def test_a_reminder_three_days_before_goes_to_every_unit_that_has_not_delivered(
     assert mail["To"] == "liaison.140981@example.cn" and mail["Cc"] is None
     assert "原平市" in mail["Subject"] and "还剩3天" in mail["Subject"]
     text = _text(mail)
-    assert "2023年5月20日（星期六）23:59:59（北京时间）" in text
+    assert "2023年5月20日23:59:59（北京时间）" in text and "星期" not in text
     assert "uploads/xinzhou-2023/140981/issue-list/2023-05/文件名" in text
     assert "uploads/xinzhou-2023/140981/typical-case/2023-05/文件名" in text
 
@@ -450,7 +450,7 @@ def test_cli_sweep_replays_a_morning_and_prints_what_it_sent(
     assert {tuple(i["cc"]) for i in report["items"]} == {(f"leader.{u}@example.cn",) for u in _unit_codes()}
     _assert_each_once(deadline, "escalation", day, _unit_codes())
     [mail] = _mails(deadline, _key(deadline, "140981", "escalation", day))
-    assert mail["Cc"] == "leader.140981@example.cn" and "【督办】" in mail["Subject"]
+    assert mail["Cc"] == "leader.140981@example.cn" and "【催报】" in mail["Subject"] and "督办" not in mail["Subject"]
 
     assert used and used[0].mail_transport == "smtp"
 
@@ -459,7 +459,7 @@ def test_cli_sweep_replays_a_morning_and_prints_what_it_sent(
     assert "2023-04-22 催报（演练：不写入、不发送）" in out
     assert "查询 1 次" in out and "合计 14 封：此前已发送 14" in out
     [line] = [row for row in out.splitlines() if "liaison.140981@example.cn" in row]
-    assert line.startswith("此前已发送") and "督办（抄送分管领导）" in line and "原平市" in line
+    assert line.startswith("此前已发送") and "逾期催报（抄送分管领导）" in line and "原平市" in line
 
 
 def test_cli_sweep_refuses_an_unknown_campaign(system: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -57,3 +57,10 @@ def test_an_unusable_file_exits_2(tmp_path: Path, content: bytes) -> None:
 def test_unknown_deliverable_or_missing_file_exit_2(tmp_path: Path) -> None:
     assert _check(str(FIXTURES / "tables/issue-list-good.xlsx"), "--deliverable", "issues").returncode == 2
     assert _check(str(tmp_path / "nothing.xlsx"), "--deliverable", "issue-list").returncode == 2
+
+
+def test_people_read_the_verdict_in_chinese_and_scripts_keep_the_english_id() -> None:
+    args = (str(FIXTURES / "tables/issue-list-good.xlsx"), "--deliverable", "issue-list", "--unit", "原平市")
+    person = _check(*args)
+    assert person.returncode == 0 and "通过" in person.stdout and "accepted" not in person.stdout
+    assert json.loads(_check(*args, "--json").stdout)["status"] == "accepted"

@@ -185,9 +185,12 @@ def test_reminder_subject_and_parts() -> None:
     assert mail.subject == "【专项整治】原平市：2023年5月专项整治事项清单将于5月20日截止（还剩3天）"
     assert mail.to == ("liaison.140981@example.cn",) and mail.cc == () and mail.message_id == "<m1@test>"
     for part in (mail.text, mail.html or ""):
-        assert "2023年5月20日（星期六）23:59:59" in part and "北京时间" in part
+        assert "2023年5月20日23:59:59" in part and "北京时间" in part and "星期" not in part
         assert "专项整治事项清单（2023年新问题）" in part and "典型案例" in part
-        assert "尚未收到" in part and HINT in part
+        assert "尚未收到" in part and "原平市交通运输局：" in part and "忻交发〔2023〕56号" in part
+    assert HINT in mail.text
+    # In HTML the link is a link with short Chinese text, not 40+ characters of URL.
+    assert '<a href="https://upload.example.cn/u/abc">点击打开本单位上传页面</a>' in (mail.html or "")
 
 
 def test_rejected_upload_is_quoted_and_escaped() -> None:
@@ -217,7 +220,9 @@ def test_escalation_copies_the_leader() -> None:
         message_id="<m3@test>",
     )
     assert mail.to == ("liaison.140931@example.cn",) and mail.cc == ("leader.140931@example.cn",)
-    assert mail.subject == "【专项整治】【督办】保德县：总结报告及附件已逾期7天，材料不全（截止日期9月10日）"
+    # Automatic chasing is 催报; 督办 is the office's formal sanction, never the machine's word.
+    assert mail.subject == "【专项整治】【催报】保德县：总结报告及附件已逾期7天，材料不全（截止日期9月10日）"
+    assert "督办" not in mail.text
     assert "分管领导" in mail.text and "还差2份" in mail.text and "典型案例（3份）" in mail.text
 
 
