@@ -69,6 +69,8 @@ def validate_table(
     try:
         with _collector_paused():
             return _validate(data, file_name, template, tuple(unit_names), campaign_year)
+    except (MemoryError, RecursionError):
+        raise  # the file asks too much: the sandbox running this says so (FILE_TOO_COMPLEX)
     except Exception:
         # A file that trips a bug still gets an answer (and a log line for us) instead of a failed upload.
         log.exception("validating %s against %s failed", file_name, template.id)
