@@ -24,6 +24,8 @@ class LocalSettings:
     )
     # Lambda would wait out the visibility timeout before a retry; locally we retry sooner.
     retry_delay_seconds: int = 2
+    # Concurrent invocations of the upload function, as Lambda runs several for a burst.
+    pump_workers: int = 4
     verbose: bool = True
 
     @classmethod
@@ -37,6 +39,7 @@ class LocalSettings:
             outbox_dir=Path(env.get("LOCAL_OUTBOX_DIR", str(cls.outbox_dir))),
             region=env.get("LOCAL_REGION", cls.region),
             retry_delay_seconds=int(env.get("LOCAL_RETRY_DELAY_SECONDS", cls.retry_delay_seconds)),
+            pump_workers=int(env.get("LOCAL_PUMP_WORKERS", cls.pump_workers)),
         )
 
     def process_environment(self) -> dict[str, str]:
