@@ -173,13 +173,14 @@ def _run_forked(fn: Callable[..., Any], args: tuple[Any, ...], limits: Limits) -
         finally:
             os._exit(status)
     os.close(write_end)
+    timed_out = True  # until the child is heard out: an interrupted parent never leaves it running
     try:
         payload, timed_out = _collect(read_end, started + limits.seconds)
     finally:
         os.close(read_end)
-    if timed_out:
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+        if timed_out:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     return _outcome(payload, timed_out, status, started, limits)
 
 
