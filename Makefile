@@ -5,7 +5,10 @@
 PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,\
 	$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; print(sys.version_info >= (3, 11))' 2>/dev/null \
 	| grep -qx True && echo $(p))))
-VENV ?= .venv
+# The default interpreter uses .venv; one named on the command line (or in the environment) gets a venv of
+# its own version, e.g. `make test PYTHON=/usr/bin/python3.11` -> .venv-3.11.2.
+VENV ?= $(if $(filter command line environment,$(origin PYTHON)),.venv-$(shell $(PYTHON) -c \
+	'import platform; print(platform.python_version())' 2>/dev/null),.venv)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -20,7 +23,7 @@ $(BIN)/python:
 # Says plainly which interpreter the tests run under.
 .PHONY: which-python
 which-python: $(BIN)/python
-	@echo "Python: $$($(BIN)/python -c 'import sys; print(sys.version.split()[0], sys.executable)') (venv $(VENV), made from $(PYTHON))"
+	@echo "Python: $$($(BIN)/python -c 'import sys; print(sys.version.split()[0], sys.executable)') (venv $(VENV); interpreter $(PYTHON))"
 
 # Reinstall whenever a requirements file changes.
 $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
