@@ -1,15 +1,29 @@
 # Two commands matter: `make run` (whole system locally) and `make test`.
 # Everything is installed into .venv from the requirements files; nothing by hand.
-PYTHON ?= python3.11
-VENV := .venv
+# The interpreter: the first of python3.11, 3.12, 3.13, python3 that is at least 3.11 (override: PYTHON=...).
+# Each interpreter may get its own virtualenv (VENV=.venv-deb), so switching never breaks the default one.
+PYTHON ?= $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,\
+	$(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; print(sys.version_info >= (3, 11))' 2>/dev/null \
+	| grep -qx True && echo $(p))))
+# The default interpreter uses .venv; one named on the command line (or in the environment) gets a venv of
+# its own version, e.g. `make test PYTHON=/usr/bin/python3.11` -> .venv-3.11.2.
+VENV ?= $(if $(filter command line environment,$(origin PYTHON)),.venv-$(shell $(PYTHON) -c \
+	'import platform; print(platform.python_version())' 2>/dev/null),.venv)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast lint lint-infra package demo clean install browser office bench
 
 $(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "需要 Python 3.11 或更高版本 (no python3.11/3.12/3.13/python3 >= 3.11 on PATH)"; exit 1; }
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 ($(PYTHON) not found)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "$(PYTHON) is older than 3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
+
+# Says plainly which interpreter the tests run under.
+.PHONY: which-python
+which-python: $(BIN)/python
+	@echo "Python: $$($(BIN)/python -c 'import sys; print(sys.version.split()[0], sys.executable)') (venv $(VENV); interpreter $(PYTHON))"
 
 # Reinstall whenever a requirements file changes.
 $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
@@ -64,11 +78,11 @@ office:
 	@command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends libreoffice-calc libreoffice-writer poppler-utils)
 
 # Tests in tiers: tests/unit (no local stack, seconds), tests/integration (the local stack), tests/e2e (browser).
-test: lint lint-infra browser office
+test: which-python lint lint-infra browser office
 	@# A browser that `make browser` installed (or CI) must run; without one the browser tests skip.
 	if [ -x $(CHROMIUM) ] || [ -n "$$CI" ]; then REQUIRE_BROWSER=1 $(BIN)/python -m pytest; else $(BIN)/python -m pytest; fi
 
-test-fast: $(STAMP)
+test-fast: which-python $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 # Figures for docs/performance.md: validation speed, cold start, table cost, end to end (minutes; not a test).

@@ -204,33 +204,51 @@ UNUSABLE_CODES = frozenset(
 )
 
 
+def _check_refused(args: argparse.Namespace, code: str, message: str) -> int:
+    """Input that cannot be checked at all (unknown deliverable, no such file): exit 2, JSON when asked."""
+    if args.json:
+        error = {"code": code, "message": message}
+        _print_json({"accepted": False, "status": "unusable", "rows": 0, "errors": [error], "warnings": []})
+    else:
+        print(message, file=sys.stderr)
+    return 2
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate a file offline, exactly as an upload would be: 0 accepted, 1 rejected, 2 unusable input."""
+    """Validate a file offline, exactly as an upload would be: 0 accepted, 1 rejected, 2 unusable input.
+
+    The content is read in the same sandbox as an upload (``services.checking``), so a hostile file gives a
+    verdict (FILE_TOO_COMPLEX, UNREADABLE_FILE) within the sandbox's limits, never a traceback."""
+    try:
+        return _check(args)
+    except Exception as exc:  # our own bug: still a verdict a script can read
+        return _check_refused(args, "CHECK_FAILED", f"检查未能完成：{type(exc).__name__}: {exc}")
+
+
+def _check(args: argparse.Namespace) -> int:
     from chalicelib.config import settings
     from chalicelib.domain.findings import SubmissionStatus
     from chalicelib.domain.receipts import STATUS_WORDS
     from chalicelib.domain.registry import default_registry
-    from chalicelib.domain.validation import check_envelope, check_file, rejected
+    from chalicelib.domain.validation import check_envelope, rejected
+    from chalicelib.services.checking import check_bounded
 
     campaign = default_registry().campaign(args.campaign)
     if campaign is None:
-        print(f"未找到专项活动 {args.campaign}", file=sys.stderr)
-        return 2
+        return _check_refused(args, "UNKNOWN_CAMPAIGN", f"未找到专项活动 {args.campaign}")
     deliverable = campaign.deliverable(args.deliverable)
     if deliverable is None:
-        print(f"未知的材料类型 {args.deliverable}，可选：{'、'.join(campaign.deliverables)}", file=sys.stderr)
-        return 2
+        known = "、".join(campaign.deliverables)
+        return _check_refused(args, "UNKNOWN_DELIVERABLE", f"未知的材料类型 {args.deliverable}，可选：{known}")
     unit = campaign.unit(args.unit) if args.unit else None
     if args.unit and unit is None:
-        print(f"未找到填报单位“{args.unit}”", file=sys.stderr)
-        return 2
+        return _check_refused(args, "UNKNOWN_UNIT", f"未找到填报单位“{args.unit}”")
     path = Path(args.file)
     if not path.is_file():
-        print(f"找不到文件 {path}", file=sys.stderr)
-        return 2
+        return _check_refused(args, "FILE_NOT_FOUND", f"找不到文件 {path}")
     data = path.read_bytes()
     envelope = check_envelope(deliverable, path.name, len(data), settings().max_upload_bytes)
-    verdict = rejected(*envelope) if envelope else check_file(campaign, deliverable, unit, path.name, data)
+    verdict = rejected(*envelope) if envelope else check_bounded(campaign, deliverable, unit, path.name, data)
     findings = {
         "errors": [{k: v for k, v in vars(f).items() if v is not None} for f in verdict.errors],
         "warnings": [{k: v for k, v in vars(f).items() if v is not None} for f in verdict.warnings],

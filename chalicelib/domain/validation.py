@@ -121,3 +121,25 @@ def check_file(campaign: Campaign, deliverable: Deliverable, unit: Unit | None, 
         report = validate_report(data, file_name, deliverable.id)
         return Verdict(report.status, report.errors, report.warnings, rows=report.rows, details=report.details)
     return Verdict(SubmissionStatus.RECEIVED)
+
+
+def check_failed(file_name: str, reason: str) -> Verdict:
+    """The verdict for a check that did not finish: ``reason`` is what stopped the reader (``memory``,
+    ``time`` or ``recursion``: the file asks too much; anything else: it could not be read)."""
+    if reason in ("memory", "time", "recursion"):
+        return rejected(
+            Finding(
+                "FILE_TOO_COMPLEX",
+                f"文件“{file_name}”结构过于复杂（如大量重复引用的长文本、层层合并的单元格、数量异常的段落或页面），"
+                "系统无法在限定的时间和内存内完成读取。"
+                "请在 Excel、WPS 或 Word 中打开，删除多余内容、取消不必要的合并单元格，"
+                "另存为新文件（表格为 .xlsx，报告为 .docx）后重新上传；如仍有问题请联系市交通运输局。",
+            )
+        )
+    return rejected(
+        Finding(
+            "UNREADABLE_FILE",
+            f"系统无法读取文件“{file_name}”，文件可能已损坏或格式与扩展名不符。"
+            "请用 Excel、WPS 或 Word 打开确认无误后，另存为新文件重新上传。",
+        )
+    )

@@ -24,7 +24,8 @@ from chalicelib.domain.s3_events import ObjectRef
 from chalicelib.domain.store import NULL_VERSION, CampaignStore, DeliveryEvent, RefusedUpload, SubmissionRecord
 from chalicelib.domain.timeutil import iso_local, now_utc
 from chalicelib.domain.upload_keys import UploadKeyError, UploadTarget, refused_key_owner, resolve_upload_key
-from chalicelib.domain.validation import Verdict, check_envelope, rejected, validate_upload
+from chalicelib.domain.validation import Verdict, check_envelope, rejected
+from chalicelib.services.checking import check_bounded
 from chalicelib.services.contacts import current_contacts
 from chalicelib.services.notices import send_once
 from chalicelib.services.unit_links import unit_upload_link
@@ -110,18 +111,9 @@ def _check(target: UploadTarget, size: int, data: bytes | None, max_bytes: int) 
     envelope = check_envelope(target.deliverable, target.file_name, size, max_bytes)
     if envelope or data is None:
         return rejected(*envelope)
-    try:
-        return validate_upload(target, data)
-    except Exception:
-        # A file no reader copes with is the county's problem to fix, not a reason to retry forever.
-        logger.exception("validation crashed")
-        return rejected(
-            Finding(
-                "UNREADABLE_FILE",
-                f"系统无法读取文件“{target.file_name}”，文件可能已损坏或格式与扩展名不符。"
-                "请用 Excel 或 WPS 打开确认无误后，另存为新文件重新上传。",
-            )
-        )
+    # In a child process under memory and time limits: whatever the file does to the reader (an exception,
+    # running out of memory or time, a crash), this invocation lives to record it and send the receipt.
+    return check_bounded(target.campaign, target.deliverable, target.unit, target.file_name, data)
 
 
 def submission_record(

@@ -2,6 +2,11 @@
 
 Batch size 1; on success the message is deleted; on an exception it becomes visible again
 after a short delay and, past the queue's ``maxReceiveCount``, moto moves it to the DLQ.
+
+Like Lambda, several invocations run at once (``workers``, env ``LOCAL_PUMP_WORKERS``, default 4): each
+worker receives one message, handles it and deletes it; a received message is invisible to the other
+workers for the queue's visibility timeout, so each message is handled by one worker at a time and
+exactly-once rests where it does in AWS, on intake's idempotence.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ def lambda_sqs_event(message: dict[str, Any], queue_arn: str, region: str) -> di
 
 
 class EventPump(threading.Thread):
+    """Starts ``workers`` receive-handle-delete loops; ``stop`` ends them all, ``join`` waits for them."""
+
     def __init__(
         self,
         sqs: Any,
@@ -64,8 +71,11 @@ class EventPump(threading.Thread):
         handler: Callable[[dict[str, Any], Any], Any],
         function_name: str = "campaign-reporting-local-handle_upload",
         retry_delay_seconds: int = 2,
+        workers: int = 4,
     ) -> None:
         super().__init__(name="event-pump", daemon=True)
+        self._workers = max(1, workers)
+        self._lock = threading.Lock()
         self._sqs, self._queue_url, self._queue_arn, self._region = sqs, queue_url, queue_arn, region
         self._handler, self._function_name = handler, function_name
         self._retry_delay = retry_delay_seconds
@@ -79,6 +89,15 @@ class EventPump(threading.Thread):
         self._stop_event.set()
 
     def run(self) -> None:
+        threads = [
+            threading.Thread(target=self._work, name=f"event-pump-{n}", daemon=True) for n in range(self._workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _work(self) -> None:
         while not self._stop_event.is_set():
             try:
                 response = self._sqs.receive_message(
@@ -101,12 +120,14 @@ class EventPump(threading.Thread):
         try:
             self._handler(event, context)
         except Exception:
-            self.failed += 1
+            with self._lock:
+                self.failed += 1
             log.error("handler failed for message %s:\n%s", message["MessageId"], traceback.format_exc())
             self._sqs.change_message_visibility(
                 QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self._retry_delay
             )
             return
-        self.delivered += 1
-        self.bodies.append(message["Body"])
         self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        with self._lock:
+            self.delivered += 1
+            self.bodies.append(message["Body"])

@@ -28,6 +28,8 @@ class LocalSettings:
     )
     # Lambda would wait out the visibility timeout before a retry; locally we retry sooner.
     retry_delay_seconds: int = 2
+    # Concurrent invocations of the upload function, as Lambda runs several for a burst.
+    pump_workers: int = 4
     verbose: bool = True
 
     @classmethod
@@ -43,6 +45,7 @@ class LocalSettings:
             retry_delay_seconds=int(env.get("LOCAL_RETRY_DELAY_SECONDS", cls.retry_delay_seconds)),
             state_dir=Path(env.get("LOCAL_STATE_DIR", str(PROJECT_DIR / ".local" / "state"))),
             save_interval_seconds=int(env.get("LOCAL_SAVE_INTERVAL_SECONDS", cls.save_interval_seconds)),
+            pump_workers=int(env.get("LOCAL_PUMP_WORKERS", cls.pump_workers)),
         )
 
     def process_environment(self) -> dict[str, str]:

@@ -110,6 +110,7 @@ class LocalSystem:
             s.region,
             handler=app_module.handle_upload,
             retry_delay_seconds=s.retry_delay_seconds,
+            workers=s.pump_workers,
         )
         self.pump.start()
         self._wait_for_api()

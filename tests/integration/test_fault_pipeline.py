@@ -342,24 +342,30 @@ def test_an_object_that_keeps_crashing_is_rejected_after_bounded_attempts_and_bl
     assert "静乐县9月进展.docx" in mail.get_body(preferencelist=("plain",)).get_content()
 
 
-def test_a_parser_crash_is_rejected_at_once(system: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import chalicelib.services.intake as intake
+@pytest.mark.parametrize(("error", "code"), [(MemoryError, "FILE_TOO_COMPLEX"), (KeyError, "UNREADABLE_FILE")])
+def test_a_parser_crash_is_rejected_at_once(
+    system: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, error: type[Exception], code: str
+) -> None:
+    import chalicelib.services.checking as checking
 
-    calls: list[int] = []
-    real = intake.validate_upload
+    calls = tmp_path / "calls"  # the check runs in a forked child: it counts in a file, not in a list
+    real = checking.check_file
 
-    def crash(target: Any, data: bytes) -> Any:
-        if target.unit.code != "140926":
-            return real(target, data)
-        calls.append(1)
-        raise MemoryError("the parser blew up")
+    def crash(campaign: Any, deliverable: Any, unit: Any, file_name: str, data: bytes) -> Any:
+        if unit is None or unit.code != "140926":
+            return real(campaign, deliverable, unit, file_name, data)
+        with calls.open("a") as counter:
+            counter.write("1")
+        raise error("the parser blew up")
 
-    monkeypatch.setattr(intake, "validate_upload", crash)
-    version = _put(system, _key("140926", "progress-report", "2023-10", "静乐县10月进展.docx"), b"PK\x03\x04")
+    monkeypatch.setattr(checking, "check_file", crash)
+    period = "2023-10" if error is MemoryError else "2023-09"
+    version = _put(system, _key("140926", "progress-report", period, "静乐县进展.docx"), b"PK\x03\x04")
     _settled("140926", version)
     [record] = _submissions("140926", version)
-    assert record.status == "rejected" and record.errors[0].code == "UNREADABLE_FILE"
-    assert len(calls) == 1  # no retry for a file that crashes the reader: it would crash again
+    assert record.status == "rejected" and record.errors[0].code == code
+    assert "静乐县进展.docx" in record.errors[0].message
+    assert calls.read_text() == "1"  # no retry for a file that crashes the reader: it would crash again
 
 
 def test_crash_helper_reraises_what_the_pump_sees() -> None:

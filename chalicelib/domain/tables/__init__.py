@@ -73,6 +73,8 @@ def validate_table(
         with _collector_paused():
             others = None if other_units is None else tuple(tuple(names) for names in other_units)
             return _validate(data, file_name, template, tuple(unit_names), others, campaign_year)
+    except (MemoryError, RecursionError):
+        raise  # the file asks too much: the sandbox running this says so (FILE_TOO_COMPLEX)
     except Exception:
         # A file that trips a bug still gets an answer (and a log line for us) instead of a failed upload.
         log.exception("validating %s against %s failed", file_name, template.id)

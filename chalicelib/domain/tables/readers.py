@@ -17,8 +17,14 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
-from chalicelib.domain.tables.extent import SheetScan, SheetUnreadableError, scan_sheets, survey
-from chalicelib.domain.tables.limits import MAX_COLUMNS, MAX_DATA_ROWS, MAX_SHEET_CELLS, MAX_SHEET_ROWS
+from chalicelib.domain.tables.extent import SheetScan, Survey, scan_sheets, survey
+from chalicelib.domain.tables.limits import (
+    MAX_COLUMNS,
+    MAX_DATA_ROWS,
+    MAX_REFERENCED_SHARED_CHARS,
+    MAX_SHEET_CELLS,
+    MAX_SHEET_ROWS,
+)
 from chalicelib.domain.tables.safety import OLE2_MAGIC, ZIP_MAGIC
 
 __all__ = [  # the caps and the scan are re-exported: callers know them as the reader's
@@ -29,7 +35,6 @@ __all__ = [  # the caps and the scan are re-exported: callers know them as the r
     "Grid",
     "ReaderError",
     "SheetScan",
-    "SheetUnreadableError",
     "decode_text",
     "normalise_cell",
     "read_grids",
@@ -121,8 +126,8 @@ def read_grids(data: bytes, file_name: str) -> list[Grid]:
     )
 
 
-def _refuse_past_caps(scans: list[SheetScan], file_name: str) -> None:
-    for scan in scans:
+def _refuse_past_caps(found: Survey, file_name: str) -> None:
+    for scan in found.scans:
         if scan.rows > MAX_SHEET_ROWS:
             raise ReaderError(
                 "TOO_MANY_ROWS",
@@ -135,6 +140,13 @@ def _refuse_past_caps(scans: list[SheetScan], file_name: str) -> None:
                 f"文件“{file_name}”的表格范围过大（第{scan.columns}列仍有内容），"
                 f"请删除表格右侧多余的列（最多{MAX_COLUMNS}列）后另存为 .xlsx 重新上传。",
             )
+    if found.shared_chars > MAX_REFERENCED_SHARED_CHARS:
+        raise ReaderError(
+            "FILE_TOO_COMPLEX",
+            f"文件“{file_name}”的单元格文字总量过大（约{found.shared_chars // 10000}万字，"
+            f"上限{MAX_REFERENCED_SHARED_CHARS // 10000}万字），通常是同一段长文字被复制到了大量单元格。"
+            "请删除重复的长文字，每个单元格只填写该项内容，另存为 .xlsx 后重新上传。",
+        )
 
 
 def _read_spreadsheet(data: bytes, file_name: str, ext: str) -> list[Grid]:
@@ -145,7 +157,7 @@ def _read_spreadsheet(data: bytes, file_name: str, ext: str) -> list[Grid]:
     hidden: dict[str, frozenset[int]] = {}
     if data.startswith(ZIP_MAGIC):
         found = survey(data)
-        _refuse_past_caps(found.scans, file_name)
+        _refuse_past_caps(found, file_name)
         hidden = found.hidden
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     grids = []
