@@ -35,7 +35,7 @@ LOCAL_OFFICE_TOKEN = "local-office-token"  # noqa: S105 (the local stage's docum
 def _flawed_rows() -> list[IssueRow]:
     """A date nobody can read, an aspect outside the six, an empty measure."""
     first, second, third = GOOD_ROWS
-    return [replace(first, deadline="六月底"), replace(second, aspect="作风问题"), replace(third, measure="")]
+    return [replace(first, deadline="待定"), replace(second, aspect="作风问题"), replace(third, measure="")]
 
 
 # The month as it happened (Asia/Shanghai): the 2023-05 deadlines fall due on 2023-05-20 23:59:59.

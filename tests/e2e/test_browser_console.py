@@ -96,7 +96,7 @@ def test_the_office_signs_in_reads_the_board_and_issues_a_link(
     # Open a unit from its cell: 宁武县 (late, with a rejected first version).
     page.click('#board tr[data-unit="140925"] td[data-deadline="rectification/2023-05"] a')
     text = page.inner_text("main")
-    assert "宁武县5月清单.xlsx" in text and "六月底" in text and "逾期" in text
+    assert "宁武县5月清单.xlsx" in text and "待定" in text and "逾期" in text
     _shot(page, "console-unit.png")
     with page.expect_download() as download_info:
         page.click('a.download:text-is("宁武县5月清单（修改后）.xlsx")')

@@ -97,7 +97,7 @@ def test_a_units_page_shows_versions_errors_and_downloads_the_original(office: r
     page = office.get(f"{LOCAL.api_url}/office/unit", params={"unit": "140925", "as_of": BOARD_DAY}, timeout=20)
     assert page.status_code == 200
     assert "宁武县5月清单.xlsx" in page.text and "宁武县5月清单（修改后）.xlsx" in page.text
-    assert "六月底" in page.text and "DEADLINE_INVALID" in page.text
+    assert "待定" in page.text and "DEADLINE_INVALID" in page.text
     link = re.search(r'class="download" href="([^"]+)">宁武县5月清单.xlsx<', page.text)
     assert link
     href = link.group(1).replace("&amp;", "&")
