@@ -14,6 +14,7 @@ from email.utils import formatdate, parseaddr
 from typing import Any, Protocol
 
 from chalicelib.config import Settings
+from chalicelib.domain.text import header_safe
 
 
 @dataclass(frozen=True)
@@ -52,17 +53,19 @@ def _transfer_encoding(text: str) -> str:
 
 
 def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
+    """The MIME message. Every header value passes ``header_safe`` (the composers clean what they write;
+    this also covers a notice recorded before they did, which ``send_once`` resends as recorded)."""
     message = EmailMessage()
-    display, address = parseaddr(sender)
+    display, address = parseaddr(header_safe(sender))
     message["From"] = Address(display_name=display, addr_spec=address) if display else address
-    message["To"] = ", ".join(mail.to)
+    message["To"] = ", ".join(header_safe(a) for a in mail.to)
     if mail.cc:
-        message["Cc"] = ", ".join(mail.cc)
-    message["Subject"] = mail.subject
-    message["Message-ID"] = mail.message_id
+        message["Cc"] = ", ".join(header_safe(a) for a in mail.cc)
+    message["Subject"] = header_safe(mail.subject)
+    message["Message-ID"] = header_safe(mail.message_id)
     message["Date"] = formatdate(localtime=False)
     for name, value in mail.headers.items():
-        message[name] = value
+        message[name] = header_safe(value)
     # 8bit keeps the Chinese readable in a saved .eml; long lines need a safe encoding.
     message.set_content(mail.text, charset="utf-8", cte=_transfer_encoding(mail.text))
     if mail.html:

@@ -106,7 +106,10 @@ def send_once(
     """Deliver ``mail`` under ``notice_key`` unless that notice already went out.
 
     Returns the notice's resulting status: ``sent``, ``already-sent``, ``in-flight``,
-    ``failed`` (transient, retried by the next run) or ``rejected`` (permanent).
+    ``failed`` (transient, retried by the next run), ``rejected`` (permanent), or ``error``: composing or
+    sending raised something that is no mail server's answer (the email package refusing a header, a bug),
+    which the same text would raise again. An ``error`` is recorded as ``failed`` with ``last_error``, so
+    the notice is never left ``sending`` under a lease and a later run (after a fix) can still send it.
     """
     now = now or now_utc()
     notice = _record(notice_key, kind, mail, now)
@@ -114,13 +117,32 @@ def send_once(
         return "already-sent" if notice.status == "sent" else "rejected"
     if not _claim(notice, now, lease):
         return "in-flight"
-    # Send what was recorded first, so a retry never sends a different text.
-    outgoing = stored_mail(notice, {**mail.headers, "X-Notice-Key": f"{notice_key.pk}|{notice_key.key}"})
+    return _deliver(notice, notice_key, mail, sender, retry_delays)
+
+
+def record_failure(notice: Notice, error: BaseException) -> None:
+    """``failed`` with what went wrong, lease released: never a notice stuck in ``sending``."""
+    notice.update(
+        actions=[
+            Notice.status.set("failed"),
+            Notice.last_error.set(f"{type(error).__name__}: {error}"[:1000]),
+            Notice.lease_until.remove(),
+        ]
+    )
+
+
+def _deliver(
+    notice: Notice, notice_key: NoticeKey, mail: OutgoingMail, sender: MailSender, retry_delays: tuple[float, ...]
+) -> str:
+    """Compose and send under the claimed lease. The table's own errors propagate (the caller's retry finds
+    the lease); every exception of composing and sending ends in a recorded status."""
     error: Exception | None = None
     for delay in (0.0, *retry_delays):
         if delay:
             time.sleep(delay)
         try:
+            # Send what was recorded first, so a retry never sends a different text.
+            outgoing = stored_mail(notice, {**mail.headers, "X-Notice-Key": f"{notice_key.pk}|{notice_key.key}"})
             sender.send(outgoing)
         except TransientMailError as exc:
             error = exc
@@ -128,6 +150,9 @@ def send_once(
         except PermanentMailError as exc:
             notice.update(actions=[Notice.status.set("rejected"), Notice.last_error.set(str(exc)[:1000])])
             return "rejected"
+        except Exception as exc:  # whatever it is, the same text raises it again: record it
+            record_failure(notice, exc)
+            return "error"
         notice.update(actions=[Notice.status.set("sent"), Notice.sent_at.set(now_utc()), Notice.lease_until.remove()])
         return "sent"
     notice.update(

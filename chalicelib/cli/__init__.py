@@ -154,7 +154,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"被拒收，请电话联系：{unit} {'、'.join(item.to)}（{item.natural_key}）")
         print()
     # Failed sends are retried by the next run; say so in the exit code so a wrapper script notices.
-    return 1 if any(i.outcome in ("failed", "rejected") for r in reports for i in r.items) else 0
+    return 1 if any(i.outcome in ("failed", "rejected", "error") for r in reports for i in r.items) else 0
 
 
 # Findings that mean the file itself could not be used, as opposed to content to correct.

@@ -46,13 +46,14 @@ from chalicelib.domain.packages import PackageStatus, items_of, package_parts, r
 from chalicelib.domain.registry import Campaign
 from chalicelib.domain.workdays import WorkdayCalendar
 
-SweepOutcome = Literal["sent", "already-sent", "in-flight", "failed", "rejected", "would-send"]
+SweepOutcome = Literal["sent", "already-sent", "in-flight", "failed", "rejected", "error", "would-send"]
 OUTCOME_LABELS: dict[str, str] = {
     "sent": "已发送",
     "already-sent": "此前已发送",
     "in-flight": "另一进程发送中",
     "failed": "发送失败（下次运行重试）",
     "rejected": "被拒收（需人工处理）",
+    "error": "生成或发送出错（已记录，需人工处理）",
     "would-send": "将发送（演练）",
 }
 # Parallel senders for a big sweep (see sweep_workers); an SMTP relay accepts this many connections from one
