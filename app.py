@@ -152,13 +152,12 @@ def campaign_stats(campaign_id: str) -> dict[str, Any]:
 @app.route("/campaigns/{campaign_id}/upload-links", methods=["POST"], authorizer=office_token)
 def create_upload_link(campaign_id: str) -> Response:
     """A county's signed upload link for some deliverables of one period (see docs/upload-links.md)."""
-    from chalicelib.domain.links import LinkError, LinkSettings, issue_link
+    from chalicelib.adapters.secrets import link_settings
+    from chalicelib.domain.links import LinkError, issue_link
     from chalicelib.domain.timeutil import now_utc
 
     try:
-        link = issue_link(
-            _registry(), campaign_id, app.current_request.json_body, LinkSettings.from_env(), now=now_utc()
-        )
+        link = issue_link(_registry(), campaign_id, app.current_request.json_body, link_settings(), now=now_utc())
     except LinkError as exc:
         return Response({"Code": exc.code, "Message": exc.message}, status_code=exc.status)
     return Response(link, status_code=201)

@@ -25,6 +25,9 @@ class Settings:
     smtp_username: str | None
     smtp_password: str | None
     max_upload_bytes: int
+    # In AWS: the Secrets Manager secret holding the relay's username and password, read at run time
+    # (chalicelib.adapters.secrets); then SMTP_USERNAME / SMTP_PASSWORD are not set.
+    smtp_secret_id: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -43,6 +46,7 @@ class Settings:
             smtp_username=env.get("SMTP_USERNAME") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
             max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+            smtp_secret_id=env.get("SMTP_SECRET_ID") or None,
         )
 
 

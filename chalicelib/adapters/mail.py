@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from email.headerregistry import Address
@@ -89,9 +89,12 @@ class SmtpSender:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 20.0,
+        credentials: Callable[[], tuple[str | None, str | None]] | None = None,
     ) -> None:
         self._host, self._port, self._sender = host, port, sender
         self._security, self._username, self._password = security, username, password
+        # Asked on every new connection (a cached secret read): a rotated password works without a redeploy.
+        self._credentials = credentials
         self._timeout = timeout
         # Per thread: the sweep's workers each hold their own session and connection.
         self._local = threading.local()
@@ -114,7 +117,16 @@ class SmtpSender:
     def _in_session(self, value: bool) -> None:
         self._local.in_session = value
 
+    def _login_credentials(self) -> tuple[str | None, str | None]:
+        if self._credentials is None:
+            return self._username, self._password
+        try:
+            return self._credentials()
+        except Exception as exc:  # Secrets Manager throttled, unreachable or refusing: the next run may succeed
+            raise TransientMailError(f"SMTP credentials could not be read: {exc}") from exc
+
     def _connect(self) -> smtplib.SMTP:
+        username, password = self._login_credentials()
         context = ssl.create_default_context()
         with self._lock:
             self.connections += 1
@@ -124,9 +136,9 @@ class SmtpSender:
             client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
             if self._security == "starttls":
                 client.starttls(context=context)
-        if self._username:
+        if username:
             try:
-                client.login(self._username, self._password or "")
+                client.login(username, password or "")
             except BaseException:
                 client.close()
                 raise
@@ -227,6 +239,15 @@ def sender_from_settings(settings: Settings) -> MailSender:
         from chalicelib.adapters.aws import default_client
 
         return SesSender(default_client("sesv2", settings.region), settings.mail_from)
+    credentials = None
+    if settings.smtp_secret_id:
+        from chalicelib.adapters.secrets import smtp_credentials
+
+        secret_id = settings.smtp_secret_id
+
+        def credentials() -> tuple[str | None, str | None]:
+            return smtp_credentials(secret_id)
+
     return SmtpSender(
         settings.smtp_host,
         settings.smtp_port,
@@ -234,4 +255,5 @@ def sender_from_settings(settings: Settings) -> MailSender:
         security=settings.smtp_security,
         username=settings.smtp_username,
         password=settings.smtp_password,
+        credentials=credentials,
     )

@@ -40,10 +40,11 @@ def _presigner() -> Any:
 
 
 def _open(token: str) -> Grant:
-    from chalicelib.domain.links import LinkSettings, open_link
+    from chalicelib.adapters.secrets import link_settings
+    from chalicelib.domain.links import open_link
     from chalicelib.domain.timeutil import now_utc
 
-    settings = LinkSettings.from_env()
+    settings = link_settings()
     return open_link(_registry(), token, settings.keys(), now=now_utc())
 
 

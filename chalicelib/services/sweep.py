@@ -185,9 +185,10 @@ def link_hint(as_of: datetime, env: Mapping[str, str] | None = None) -> str | Up
     A link stays valid for the grace period after the deadline or after the notice, whichever is later,
     so an overdue notice never carries a dead link.
     """
-    from chalicelib.domain.links import LinkConfigError, LinkSettings, upload_link
+    from chalicelib.adapters.secrets import link_settings
+    from chalicelib.domain.links import LinkConfigError, upload_link
 
-    settings = LinkSettings.from_env(env)
+    settings = link_settings(env)  # logs an error when the key or base URL is missing
     try:
         key = settings.keys()[0]
     except LinkConfigError:
