@@ -199,9 +199,10 @@ def create_upload_link(campaign_id: str) -> Response:
     """A county's signed upload link for some deliverables of one period (see docs/upload-links.md)."""
     from chalicelib.domain.links import LinkError, issue_link
     from chalicelib.domain.timeutil import now_utc
+    from chalicelib.services.unit_links import current_link_settings
 
     try:
-        link = issue_link(_registry(), campaign_id, _request().json_body, settings().links(), now=now_utc())
+        link = issue_link(_registry(), campaign_id, _request().json_body, current_link_settings(), now=now_utc())
     except LinkError as exc:
         return Response(error_body(exc.status, exc.message, exc.code), status_code=exc.status)
     return Response(link, status_code=201)
@@ -283,12 +284,13 @@ def daily_sweep(event: CloudWatchEvent) -> dict[str, dict[str, int]]:
     from chalicelib.adapters.mail import sender_from_settings
     from chalicelib.domain.timeutil import now_utc
     from chalicelib.services.sweep import link_hint, run_sweep
+    from chalicelib.services.unit_links import current_link_settings
 
     as_of = now_utc()
     sender = sender_from_settings(settings())
     counts: dict[str, dict[str, int]] = {}
     for campaign in _registry().campaigns.values():
-        report = run_sweep(_store(), campaign, as_of, sender, upload_hint=link_hint(as_of, settings().links()))
+        report = run_sweep(_store(), campaign, as_of, sender, upload_hint=link_hint(as_of, current_link_settings()))
         counts[campaign.id] = report.counts()
         metrics.notices(counts[campaign.id])
         logger.info(

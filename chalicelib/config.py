@@ -41,12 +41,18 @@ class Settings:
     # County upload links (docs/upload-links.md): the first key signs, all verify.
     link_signing_keys: tuple[str, ...] = ()
     public_base_url: str = DEFAULT_PUBLIC_BASE_URL
+    public_base_url_set: bool = False  # PUBLIC_BASE_URL given (in AWS it must be: links name the API's address)
     upload_link_grace_days: int = DEFAULT_LINK_GRACE_DAYS
     # "name:sha256hex, …" of the office's bearer tokens (chalicelib.domain.auth.parse_hashes).
     office_token_sha256: str = ""
     # The office console (docs/console.md): its own session key (else derived from the link key), its campaign.
     console_session_key: str = ""
     console_campaign: str = ""
+    # In AWS: the Secrets Manager secret holding the relay's username and password, read at run time
+    # (chalicelib.adapters.secrets); then SMTP_USERNAME / SMTP_PASSWORD are not set.
+    smtp_secret_id: str | None = None
+    # In AWS: the secret holding the county links' signing key(s), read at run time; LINK_SIGNING_KEY unset.
+    link_signing_key_secret_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,10 +75,13 @@ class Settings:
             max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
             link_signing_keys=tuple(k.strip() for k in env.get("LINK_SIGNING_KEY", "").split(",") if k.strip()),
             public_base_url=(env.get("PUBLIC_BASE_URL") or DEFAULT_PUBLIC_BASE_URL).rstrip("/"),
+            public_base_url_set=bool(env.get("PUBLIC_BASE_URL")),
             upload_link_grace_days=int(env.get("UPLOAD_LINK_GRACE_DAYS") or DEFAULT_LINK_GRACE_DAYS),
             office_token_sha256=env.get("OFFICE_TOKEN_SHA256", ""),
             console_session_key=(env.get("CONSOLE_SESSION_KEY") or "").strip(),
             console_campaign=env.get("CONSOLE_CAMPAIGN", ""),
+            smtp_secret_id=env.get("SMTP_SECRET_ID") or None,
+            link_signing_key_secret_id=env.get("LINK_SIGNING_KEY_SECRET_ID") or None,
         )
 
     def links(self) -> LinkSettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from chalicelib.config import Settings
 from chalicelib.domain.outgoing import OutgoingMail
+from chalicelib.domain.text import header_safe
 
 
 class MailError(Exception):
@@ -41,17 +42,19 @@ def _transfer_encoding(text: str) -> str:
 
 
 def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
+    """The MIME message. Every header value passes ``header_safe`` (the composers clean what they write;
+    this also covers a notice recorded before they did, which ``send_once`` resends as recorded)."""
     message = EmailMessage()
-    display, address = parseaddr(sender)
+    display, address = parseaddr(header_safe(sender))
     message["From"] = Address(display_name=display, addr_spec=address) if display else address
-    message["To"] = ", ".join(mail.to)
+    message["To"] = ", ".join(header_safe(a) for a in mail.to)
     if mail.cc:
-        message["Cc"] = ", ".join(mail.cc)
-    message["Subject"] = mail.subject
-    message["Message-ID"] = mail.message_id
+        message["Cc"] = ", ".join(header_safe(a) for a in mail.cc)
+    message["Subject"] = header_safe(mail.subject)
+    message["Message-ID"] = header_safe(mail.message_id)
     message["Date"] = formatdate(localtime=False)
     for name, value in mail.headers.items():
-        message[name] = value
+        message[name] = header_safe(value)
     # 8bit keeps the Chinese readable in a saved .eml; long lines need a safe encoding.
     message.set_content(mail.text, charset="utf-8", cte=_transfer_encoding(mail.text))
     if mail.html:
@@ -75,9 +78,12 @@ class SmtpSender:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 20.0,
+        credentials: Callable[[], tuple[str | None, str | None]] | None = None,
     ) -> None:
         self._host, self._port, self._sender = host, port, sender
         self._security, self._username, self._password = security, username, password
+        # Asked on every new connection (a cached secret read): a rotated password works without a redeploy.
+        self._credentials = credentials
         self._timeout = timeout
         # Per thread: the sweep's workers each hold their own session and connection.
         self._local = threading.local()
@@ -100,7 +106,16 @@ class SmtpSender:
     def _in_session(self, value: bool) -> None:
         self._local.in_session = value
 
+    def _login_credentials(self) -> tuple[str | None, str | None]:
+        if self._credentials is None:
+            return self._username, self._password
+        try:
+            return self._credentials()
+        except Exception as exc:  # Secrets Manager throttled, unreachable or refusing: the next run may succeed
+            raise TransientMailError(f"SMTP credentials could not be read: {exc}") from exc
+
     def _connect(self) -> smtplib.SMTP:
+        username, password = self._login_credentials()
         context = ssl.create_default_context()
         with self._lock:
             self.connections += 1
@@ -110,9 +125,9 @@ class SmtpSender:
             client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
             if self._security == "starttls":
                 client.starttls(context=context)
-        if self._username:
+        if username:
             try:
-                client.login(self._username, self._password or "")
+                client.login(username, password or "")
             except BaseException:
                 client.close()
                 raise
@@ -213,6 +228,15 @@ def sender_from_settings(settings: Settings) -> MailSender:
         from chalicelib.adapters.aws import default_client
 
         return SesSender(default_client("sesv2", settings.region), settings.mail_from)
+    credentials = None
+    if settings.smtp_secret_id:
+        from chalicelib.adapters.secrets import smtp_credentials
+
+        secret_id, region = settings.smtp_secret_id, settings.region
+
+        def credentials() -> tuple[str | None, str | None]:
+            return smtp_credentials(secret_id, region)
+
     return SmtpSender(
         settings.smtp_host,
         settings.smtp_port,
@@ -220,4 +244,5 @@ def sender_from_settings(settings: Settings) -> MailSender:
         security=settings.smtp_security,
         username=settings.smtp_username,
         password=settings.smtp_password,
+        credentials=credentials,
     )

@@ -16,7 +16,12 @@ from urllib.parse import urlsplit
 
 from chalicelib.domain.links import Grant, LinkError
 from chalicelib.domain.registry import Registry
-from chalicelib.domain.upload_keys import UploadKeyError, resolve_upload_key, upload_key
+from chalicelib.domain.upload_keys import (
+    UploadKeyError,
+    invisible_characters_reason,
+    resolve_upload_key,
+    upload_key,
+)
 from chalicelib.domain.validation import extension_of
 
 # What S3 stores as the object's Content-Type. Intake judges by extension and content, never by this;
@@ -58,6 +63,9 @@ def plan_upload(
         raise LinkError("请选择要上传的文件。")
     # macOS browsers send decomposed names; the receipt and the office should see the usual form.
     name = unicodedata.normalize("NFC", file_name.strip())
+    # Before anything quotes the name: a line break in it (U+2028 too) would break the receipt's Subject.
+    if (reason := invisible_characters_reason(name)) is not None:
+        raise LinkError(reason)
     if "/" in name or "\\" in name:
         raise LinkError("文件名不能包含“/”或“\\”，请重命名后再上传。")
     ext = extension_of(name)

@@ -154,6 +154,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from chalicelib.domain.registry import default_registry
     from chalicelib.domain.timeutil import now_utc
     from chalicelib.services.sweep import OUTCOME_LABELS, link_hint, run_sweep
+    from chalicelib.services.unit_links import current_link_settings
 
     registry = default_registry()
     if args.campaign is not None and registry.campaign(args.campaign) is None:
@@ -165,7 +166,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for campaign in campaigns:
         # The scheduled run is at 09:00 in the campaign's zone; --as-of replays that morning.
         as_of = datetime.combine(args.as_of, time(9), tzinfo=campaign.zone) if args.as_of else now_utc()
-        hint = link_hint(as_of, settings().links())
+        hint = link_hint(as_of, current_link_settings())
         reports.append(run_sweep(default_store(), campaign, as_of, sender, dry_run=args.dry_run, upload_hint=hint))
     if args.json:
         _print_json([r.to_json() for r in reports])
@@ -194,7 +195,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"被拒收，请电话联系：{unit} {'、'.join(item.to)}（{item.natural_key}）")
         print()
     # Failed sends are retried by the next run; say so in the exit code so a wrapper script notices.
-    failed = (SendOutcome.FAILED, SendOutcome.REJECTED)
+    failed = (SendOutcome.FAILED, SendOutcome.REJECTED, SendOutcome.ERROR)
     return 1 if any(i.outcome in failed for r in reports for i in r.items) else 0
 
 

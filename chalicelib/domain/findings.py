@@ -41,6 +41,9 @@ class SendOutcome(StrEnum):
     IN_FLIGHT = "in-flight"  # another sender holds the lease
     FAILED = "failed"  # transient: the next run retries
     REJECTED = "rejected"  # permanent: a person must follow up
+    # composing or sending raised something that is no mail server's answer (the email package refusing a
+    # header, a bug): the same text raises it again, so it is recorded as failed, never left "sending"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)

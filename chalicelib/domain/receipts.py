@@ -12,6 +12,7 @@ from chalicelib.domain.findings import Finding, SubmissionStatus
 from chalicelib.domain.notice_texts import linkify
 from chalicelib.domain.outgoing import OutgoingMail
 from chalicelib.domain.registry import Campaign, Unit
+from chalicelib.domain.text import header_safe
 from chalicelib.domain.timeutil import cn_date
 from chalicelib.domain.upload_keys import UploadTarget
 
@@ -75,7 +76,8 @@ def compose_receipt(receipt: Receipt, message_id: str, office_name: str) -> Outg
     period = period_label(t.period)
     status = STATUS_LABELS.get(receipt.status, receipt.status)
     verdict = SUBJECT_VERDICTS.get(receipt.status, "已收到")
-    subject = f"【专项整治】{t.unit.name}：{period}{t.deliverable.name}{verdict}（{t.file_name}）"
+    # The file name is the unit's text: a line break of any kind in it would break the Subject header.
+    subject = header_safe(f"【专项整治】{t.unit.name}：{period}{t.deliverable.name}{verdict}（{t.file_name}）")
     facts = [
         ("填报单位", f"{t.unit.name}（{t.unit.code}）"),
         ("材料", t.deliverable.name),

@@ -6,11 +6,11 @@ each rejection says, in Chinese, what is wrong and what to do.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from chalicelib.domain.deadlines import periods_for
 from chalicelib.domain.registry import Campaign, Deliverable, Registry, Unit
+from chalicelib.domain.text import character_name, shown, unsafe_in_name
 
 PREFIX = "uploads"
 MAX_FILE_NAME_CHARS = 200
@@ -43,8 +43,28 @@ def upload_key(campaign_id: str, unit_code: str, deliverable_id: str, period: st
     return "/".join((PREFIX, campaign_id, unit_code, deliverable_id, period, file_name))
 
 
-def _has_control_chars(text: str) -> bool:
-    return any(unicodedata.category(ch).startswith("C") for ch in text)
+def invisible_characters_reason(file_name: str) -> str | None:
+    """Why a file name with a line break of any kind (U+2028 included) or another invisible character is
+    refused, naming where it is (the unit cannot see it in its own file name); None for a clean name. Such
+    a name would also break the receipt's Subject line."""
+    found = unsafe_in_name(file_name)
+    if not found:
+        return None
+    names = "、".join(dict.fromkeys(character_name(ch) for _, ch in found))
+    where = "、".join(f"第{i}个" for i, _ in found[:5]) + ("等" if len(found) > 5 else "")
+    return (
+        f"文件名“{shown(file_name)}”的{where}字符是看不见的{names}，系统不能接收这样的文件名。"
+        "请将文件重命名（删除文件名中的换行、分段等不可见字符，只保留文字、数字和常用标点）后重新上传。"
+    )
+
+
+def _refuse_invisible_characters(key: str, file_name: str) -> None:
+    reason = invisible_characters_reason(file_name)
+    if reason is None and unsafe_in_name(key):
+        names = "、".join(dict.fromkeys(character_name(ch) for _, ch in unsafe_in_name(key)))
+        reason = f"文件路径“{shown(key)}”含有看不见的{names}，系统不能接收。请通过市局发送的上传链接重新上传。"
+    if reason is not None:
+        raise UploadKeyError("KEY_INVISIBLE_CHARACTER", reason)
 
 
 def resolve_upload_key(registry: Registry, key: str) -> UploadTarget:
@@ -56,7 +76,8 @@ def resolve_upload_key(registry: Registry, key: str) -> UploadTarget:
             "KEY_SHAPE", f"文件路径“{key}”不符合规定格式，应为 {expected}，请通过系统提供的上传链接重新上传。"
         )
     _, campaign_id, unit_ref, deliverable_id, period, file_name = parts
-    if any(p in ("", ".", "..") for p in parts) or "\\" in key or _has_control_chars(key):
+    _refuse_invisible_characters(key, file_name)
+    if any(p in ("", ".", "..") for p in parts) or "\\" in key:
         raise UploadKeyError(
             "KEY_UNSAFE", f"文件路径“{key}”含有不允许的路径片段（如 .. 或空目录），请通过上传链接重新上传。"
         )
@@ -118,6 +139,6 @@ def refused_key_owner(registry: Registry, key: str) -> RefusedKeyOwner | None:
     deliverable = campaign.deliverable(parts[3]) if len(parts) > 3 else None
     deliverable_id = deliverable.id if deliverable else next(iter(campaign.deliverables))
     periods = periods_for(campaign, deliverable_id)
-    file_name = parts[-1] if len(parts) > 4 and parts[-1] and not _has_control_chars(parts[-1]) else "文件名.xlsx"
+    file_name = parts[-1] if len(parts) > 4 and parts[-1] and not unsafe_in_name(parts[-1]) else "文件名.xlsx"
     example = upload_key(campaign.id, unit.code, deliverable_id, periods[0] if periods else "2023-05", file_name)
     return RefusedKeyOwner(campaign, unit, example)

@@ -391,11 +391,11 @@ def links_form(session: Session) -> Response:
 def issue_link(session: Session, form: dict[str, str]) -> Response:
     import segno
 
-    from chalicelib.config import settings
     from chalicelib.domain.console_session import csrf_token
     from chalicelib.domain.links import LinkError
     from chalicelib.domain.links import issue_link as make_link
     from chalicelib.http.console_page import links_body
+    from chalicelib.services.unit_links import current_link_settings
 
     campaign = _campaign()
     request: dict[str, Any] = {k: form.get(k, "") for k in ("unit", "deliverable", "period")}
@@ -403,7 +403,7 @@ def issue_link(session: Session, form: dict[str, str]) -> Response:
         request["valid_days"] = int(form["valid_days"])
     issued, qr, message, status = None, "", "", 201
     try:
-        issued = make_link(_registry(), campaign.id, request, settings().links(), now=_now())
+        issued = make_link(_registry(), campaign.id, request, current_link_settings(), now=_now())
         # segno's SVG has only presentation attributes (no style, no script): fine under the page's CSP.
         qr = segno.make(issued["url"], error="m").svg_inline(scale=4, title="上传链接二维码")
     except LinkError as exc:

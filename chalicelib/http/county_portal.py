@@ -49,11 +49,11 @@ def _presigner() -> Any:
 
 
 def _open(token: str) -> Grant:
-    from chalicelib.config import settings
     from chalicelib.domain.links import open_link
     from chalicelib.domain.timeutil import now_utc
+    from chalicelib.services.unit_links import current_link_settings
 
-    return open_link(_registry(), token, settings().links().keys(), now=now_utc())
+    return open_link(_registry(), token, current_link_settings().keys(), now=now_utc())
 
 
 def _contact_line(grant: Grant) -> str:

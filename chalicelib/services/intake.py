@@ -158,6 +158,19 @@ def _tell_refused_unit(ref: ObjectRef, version_id: str, exc: UploadKeyError, ctx
     return send_once(ctx.store, key, "refused", mail, ctx.mail)
 
 
+def _send_receipt(
+    store: CampaignStore, key: NoticeKey, receipt: Receipt, office_name: str, sender: MailSender
+) -> SendOutcome:
+    """``send_once``'s outcome; ``error`` also when the receipt cannot even be composed (then nothing is
+    written to the notice log, so nothing is left ``sending``)."""
+    try:
+        mail = compose_receipt(receipt, key.message_id, office_name)
+    except Exception:  # any bug in composing: the upload is recorded, the receipt is not
+        logger.exception("receipt could not be composed")
+        return SendOutcome.ERROR
+    return send_once(store, key, "receipt", mail, sender)
+
+
 def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcome:
     """``attempt`` is the SQS ApproximateReceiveCount of the message carrying ``ref``."""
     version_id = ref.version_id or NULL_VERSION
@@ -232,10 +245,15 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         ),
     )
     key = NoticeKey(target.campaign.id, "receipt", f"{target.unit.code}#{version_id}")
-    mail = compose_receipt(receipt, key.message_id, target.campaign.office.name)
-    notice = send_once(ctx.store, key, "receipt", mail, ctx.mail)
+    notice = _send_receipt(ctx.store, key, receipt, target.campaign.office.name, ctx.mail)
     logger.info("upload recorded", extra={"status": submission.status, "first_delivery": created, "notice": notice})
-    if notice in (SendOutcome.FAILED, SendOutcome.IN_FLIGHT):
+    if notice == SendOutcome.ERROR:
+        # The same text fails the same way: retried like a poison object (the alarm sees the failed
+        # invocations), then left for a person, never looped into the DLQ.
+        logger.error("receipt could not be composed or sent", extra={"notice_key": key.key, "attempt": attempt})
+        if attempt < POISON_AFTER_ATTEMPTS:
+            raise ReceiptNotSentError(f"receipt {key.key} raised while composing or sending; attempt {attempt}")
+    elif notice in (SendOutcome.FAILED, SendOutcome.IN_FLIGHT):
         # "failed": the mail server deferred it (4xx) through every retry; "in-flight": another delivery holds
         # the notice's lease, which may be a crashed one. Either way the message must come back.
         raise ReceiptNotSentError(f"receipt {key.key} is {notice}; the message will be delivered again")

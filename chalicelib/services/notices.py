@@ -35,7 +35,11 @@ def send_once(
     """Deliver ``mail`` under ``notice_key`` unless that notice already went out.
 
     Returns the notice's resulting status: ``sent``, ``already-sent``, ``in-flight``,
-    ``failed`` (transient, retried by the next run) or ``rejected`` (permanent).
+    ``failed`` (transient, retried by the next run), ``rejected`` (permanent), or ``error``: composing or
+    sending raised something that is no mail server's answer, which the same text would raise again. An
+    ``error`` is recorded as ``failed`` with ``last_error``, so the notice is never left ``sending`` under a
+    lease and a later run (after a fix) can still send it. The store's own errors propagate (the caller's
+    retry finds the lease).
     """
     now = now or now_utc()
     notice = store.create_notice(notice_key, kind, mail, now)
@@ -45,13 +49,13 @@ def send_once(
         return SendOutcome.REJECTED
     if not store.claim_notice(notice_key, now, lease):
         return SendOutcome.IN_FLIGHT
-    # Send what was recorded first, so a retry never sends a different text.
-    outgoing = notice.mail({**mail.headers, "X-Notice-Key": notice_key.header})
     error: Exception | None = None
     for delay in (0.0, *retry_delays):
         if delay:
             time.sleep(delay)
         try:
+            # Send what was recorded first, so a retry never sends a different text.
+            outgoing = notice.mail({**mail.headers, "X-Notice-Key": notice_key.header})
             sender.send(outgoing)
         except TransientMailError as exc:
             error = exc
@@ -59,6 +63,9 @@ def send_once(
         except PermanentMailError as exc:
             store.mark_notice_rejected(notice_key, str(exc))
             return SendOutcome.REJECTED
+        except Exception as exc:  # whatever it is, the same text raises it again: record it
+            store.mark_notice_failed(notice_key, f"{type(exc).__name__}: {exc}")
+            return SendOutcome.ERROR
         store.mark_notice_sent(notice_key, now_utc())
         return SendOutcome.SENT
     store.mark_notice_failed(notice_key, str(error))

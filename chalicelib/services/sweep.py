@@ -58,6 +58,7 @@ OUTCOME_LABELS: dict[str, str] = {
     SendOutcome.IN_FLIGHT: "另一进程发送中",
     SendOutcome.FAILED: "发送失败（下次运行重试）",
     SendOutcome.REJECTED: "被拒收（需人工处理）",
+    SendOutcome.ERROR: "生成或发送出错（已记录，需人工处理）",
     WOULD_SEND: "将发送（演练）",
 }
 # Parallel senders for a big sweep (see sweep_workers; MAX_WORKERS is the board's); an SMTP relay accepts this

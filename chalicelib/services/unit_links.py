@@ -9,6 +9,16 @@ from chalicelib.domain.links import LinkConfigError, LinkSettings, upload_link
 from chalicelib.domain.registry import Campaign, Unit
 
 
+def current_link_settings() -> LinkSettings:
+    """The county links' settings as configured, the signing key read from Secrets Manager in AWS
+    (``adapters.secrets``: cached five minutes, so a rotation needs no redeploy); a missing key or base URL
+    is logged as an error."""
+    from chalicelib.adapters.secrets import link_settings
+    from chalicelib.config import settings
+
+    return link_settings(settings())
+
+
 def unit_upload_link(
     campaign: Campaign,
     unit: Unit,
@@ -22,11 +32,7 @@ def unit_upload_link(
     It stays valid to the end of the deadline's chase (催报截至), and at least the grace period from now,
     so a unit told to upload again never gets a dead link.
     """
-    if links is None:
-        from chalicelib.config import settings as app_settings
-
-        links = app_settings().links()
-    settings = links
+    settings = current_link_settings() if links is None else links
     try:
         key = settings.keys()[0]
     except LinkConfigError:

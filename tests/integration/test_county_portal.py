@@ -152,6 +152,19 @@ def test_presign_refuses_what_the_link_does_not_allow(
     assert fragment in body["Message"] and "key" not in body
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\n", "\x85", "\u202e"], ids=lambda c: f"U+{ord(c):04X}")
+def test_presign_refuses_a_file_name_with_a_line_break_or_invisible_character(
+    link: dict[str, Any], separator: str
+) -> None:
+    """Issue 18: such a name would break the receipt's Subject; the county is told which character, where."""
+    name = f"五台县8月{separator}清单.xlsx"
+    status, _, text = _request("POST", link["path"] + "/presign", {"file_name": name, "size": 2048})
+    assert status == 400, text
+    body = json.loads(text)
+    assert "第6个字符" in body["Message"] and f"[U+{ord(separator):04X}]" in body["Message"]
+    assert "请将文件重命名" in body["Message"] and "key" not in body and "fields" not in body
+
+
 def test_a_forged_link_gets_a_clear_page_not_a_stack_trace(link: dict[str, Any]) -> None:
     payload, mac = link["path"].removeprefix("/u/").split(".")
     other_unit = upload_link(

@@ -36,7 +36,7 @@ TRICKS = {
     "encoded-slash": ("uploads/xinzhou-2023/140981%2F..%2F140921/issue-list/2023-05/x.xlsx", ("UNKNOWN_UNIT",)),
     "unknown-unit": ("uploads/xinzhou-2023/140999/issue-list/2023-05/x.xlsx", ("UNKNOWN_UNIT",)),
     "empty-segment": ("uploads/xinzhou-2023//140921/issue-list/2023-05/x.xlsx", ("KEY_SHAPE", "KEY_UNSAFE")),
-    "control-char": ("uploads/xinzhou-2023/140921/issue-list/2023-05/x\x07.xlsx", ("KEY_UNSAFE",)),
+    "control-char": ("uploads/xinzhou-2023/140921/issue-list/2023-05/x\x07.xlsx", ("KEY_INVISIBLE_CHARACTER",)),
     "unknown-campaign": ("uploads/other-2023/140921/issue-list/2023-05/x.xlsx", ("UNKNOWN_CAMPAIGN",)),
 }
 

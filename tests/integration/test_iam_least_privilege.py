@@ -14,9 +14,10 @@ consumer (``sqs:ReceiveMessage``/``DeleteMessage``/``GetQueueAttributes``) and t
 Logs actions of the runtime. Mail goes through the SMTP relay (``MAIL_TRANSPORT=smtp``, as in
 prod, since SES is not offered in the AWS China regions), so no ``ses:`` action is granted; a
 stage that switches to SES must grant ``ses:SendEmail`` and ``ses:SendRawEmail`` (SES v2 with raw
-content) and extend this test. SMTP credentials reach the function as environment variables
-resolved by CloudFormation (as is the link signing key), so no role needs
-``secretsmanager:GetSecretValue`` until the code reads a secret itself.
+content) and extend this test. Secrets are read at run time, as in AWS: the exercise runs with
+``SMTP_SECRET_ID`` and ``LINK_SIGNING_KEY_SECRET_ID`` naming secrets in the local stack's Secrets Manager
+and no plain ``LINK_SIGNING_KEY``, so ``secretsmanager:GetSecretValue`` is observed for the functions that
+send mail or compose and check county links (chalicelib.adapters.secrets).
 """
 
 from __future__ import annotations
@@ -137,7 +138,20 @@ def observed(system: Any) -> dict[str, set[str]]:
         )
         return presign_url(signer, request_dict, operation_name, *args, **kwargs)
 
+    # Locally every function shares one process and so one secret cache: after the first function read a
+    # secret, the next one's read is a cache hit, where in AWS (a process per function) it is a call. So a
+    # read is recorded as the reading function's GetSecretValue, whether or not the cache answered it.
+    import chalicelib.adapters.secrets
+
+    secret_string = chalicelib.adapters.secrets.secret_string
+
+    def recording_secret_string(secret_id: str, env: Any = None) -> str:
+        recorder.record_action("secretsmanager:GetSecretValue")
+        return secret_string(secret_id, env)
+
     with pytest.MonkeyPatch.context() as patch:
+        _secrets_from_secrets_manager(system, patch)
+        patch.setattr(chalicelib.adapters.secrets, "secret_string", recording_secret_string)
         patch.setattr(botocore.client.BaseClient, "_make_api_call", recording_call)
         patch.setattr(botocore.signers.S3PostPresigner, "generate_presigned_post", recording_presign_post)
         patch.setattr(botocore.signers.RequestSigner, "generate_presigned_url", recording_presign_url)
@@ -145,7 +159,36 @@ def observed(system: Any) -> dict[str, set[str]]:
         patch.setattr(EventSourceHandler, "__call__", event_handler)
         _exercise(system)
         _exercise_sweep(system, patch)
+    _forget_settings(system)  # the other modules' tests run with the plain local variables again
     return recorder.calls
+
+
+def _forget_settings(system: Any) -> None:
+    import chalicelib.config
+
+    chalicelib.config.current.cache_clear()
+    system.app_module._intake_context.cache_clear()
+
+
+def _secrets_from_secrets_manager(system: Any, patch: pytest.MonkeyPatch) -> None:
+    """As in AWS: the functions hold the secrets' names, never their values (docs/deploy.md)."""
+    import os
+
+    # The bucket's s3:TestEvent is the pump's first message: once it is handled, the upload function's context
+    # is built and no other thread can store a context made from the old settings after we forget them.
+    wait_for(lambda: any("s3:TestEvent" in body for body in system.pump.bodies), timeout=30)
+    tag = uuid.uuid4().hex[:8]
+    secrets = system.client("secretsmanager")
+    link_key = os.environ.get("LINK_SIGNING_KEY") or "iam-test-link-signing-key-" + "x" * 32
+    link_secret = secrets.create_secret(Name=f"campaign-reporting/link-signing-key-{tag}", SecretString=link_key)
+    # The local SMTP sink has no AUTH: an empty username means no login, but the secret is still read.
+    smtp_secret = secrets.create_secret(
+        Name=f"campaign-reporting/smtp-{tag}", SecretString=json.dumps({"username": "", "password": ""})
+    )
+    patch.setenv("LINK_SIGNING_KEY_SECRET_ID", link_secret["Name"])
+    patch.setenv("SMTP_SECRET_ID", smtp_secret["Name"])
+    patch.delenv("LINK_SIGNING_KEY", raising=False)
+    _forget_settings(system)
 
 
 def _upload(system: Any, unit: str, deliverable: str, period: str, file_name: str, body: bytes) -> str:

@@ -266,6 +266,10 @@ def test_no_role_grants_a_wildcard_action_or_resource(sam: dict[str, Any]) -> No
                 if text.startswith("arn:${AWS::Partition}:logs:"):
                     assert text == log_group, (function_name, text)
                     continue
+                if text.startswith("arn:${AWS::Partition}:secretsmanager:"):
+                    # One named secret (its random suffix is exactly six characters), never a prefix.
+                    assert text in {secret_arn(p) for p in SECRET_READERS}, (function_name, text)
+                    continue
                 # Anything else is one of this stack's own resources (or a path inside it).
                 owner = text.removeprefix("${").split(".", 1)[0]
                 assert text.startswith("${") and owner in stack_resources, (function_name, text)
@@ -321,15 +325,60 @@ def test_each_function_finds_the_stacks_own_table_and_bucket(sam: dict[str, Any]
         assert "AWS_ENDPOINT_URL" not in env, name
 
 
-def test_secrets_come_from_secrets_manager_not_from_the_template(sam: dict[str, Any]) -> None:
+# Who needs which secret: the functions that send mail (receipts; the sweep's notices) and the functions that
+# compose or check a county link (the office route and the county pages; the sweep's notices carry links).
+# Receipts carry no link, so the upload function has no signing key. The IAM test observes the reads.
+SECRET_READERS = {
+    "SmtpSecretId": ("SMTP_SECRET_ID", {"HandleUpload", "DailySweep"}),
+    "LinkSigningKeySecretId": ("LINK_SIGNING_KEY_SECRET_ID", {"APIHandler", "DailySweep"}),
+}
+LINK_COMPOSERS = SECRET_READERS["LinkSigningKeySecretId"][1]
+SECRET_VALUE_VARIABLES = {"SMTP_USERNAME", "SMTP_PASSWORD", "LINK_SIGNING_KEY"}
+
+
+def secret_arn(parameter: str) -> str:
+    """The one secret a role may read: Secrets Manager appends six random characters to the name."""
+    return f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{{parameter}}}-??????"
+
+
+def test_no_function_environment_holds_a_secret_or_a_dynamic_reference(sam: dict[str, Any]) -> None:
+    """A resolved value sits in the function configuration in plaintext (lambda:GetFunctionConfiguration)."""
+    assert "{{resolve:" not in json.dumps(sam)  # nowhere: not in an environment, not anywhere else
+    for name, function in functions(sam).items():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert not SECRET_VALUE_VARIABLES & set(env), (name, SECRET_VALUE_VARIABLES & set(env))
+    for parameter, _ in SECRET_READERS.items():
+        # A name, not an ARN: the grant below appends the suffix Secrets Manager gives every secret.
+        assert sam["Parameters"][parameter]["AllowedPattern"] == "^[A-Za-z0-9/_+=.@-]{1,512}$"
+
+
+def test_each_function_reads_exactly_its_own_secrets_by_id_with_a_grant_on_that_secret(sam: dict[str, Any]) -> None:
+    for name, function in functions(sam).items():
+        env = function["Properties"]["Environment"]["Variables"]
+        _, role = role_of(sam, function)
+        statements = allow_statements(role)
+        reads = [s for s in statements if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))]
+        granted = {sub_text(r) for s in reads for r in as_list(s["Resource"])}
+        assert {a for s in reads for a in as_list(s["Action"])} <= {"secretsmanager:GetSecretValue"}, name
+        expected = set()
+        for parameter, (variable, readers) in SECRET_READERS.items():
+            if name in readers:
+                assert env[variable] == {"Ref": parameter}, (name, variable)
+                expected.add(secret_arn(parameter))
+            else:
+                assert variable not in env, (name, variable)
+        assert granted == expected, (name, granted)
+
+
+def test_every_function_that_composes_a_link_has_the_key_and_the_base_url(sam: dict[str, Any]) -> None:
+    """Finding 7: the sweep had neither, so in AWS no reminder carried the county's link."""
+    for name in LINK_COMPOSERS:
+        env = sam["Resources"][name]["Properties"]["Environment"]["Variables"]
+        assert env["PUBLIC_BASE_URL"] == {"Ref": "PublicBaseUrl"}, name
+        assert env["LINK_SIGNING_KEY_SECRET_ID"] == {"Ref": "LinkSigningKeySecretId"}, name
     for name in ("HandleUpload", "DailySweep"):  # the two that send mail
         env = sam["Resources"][name]["Properties"]["Environment"]["Variables"]
         assert env["MAIL_TRANSPORT"] == "smtp"  # SES is not offered in the AWS China regions
-        for variable in ("SMTP_USERNAME", "SMTP_PASSWORD"):
-            assert sub_text(env[variable]).startswith("{{resolve:secretsmanager:${SmtpSecretId}:SecretString:")
-    api = sam["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
-    assert sub_text(api["LINK_SIGNING_KEY"]) == "{{resolve:secretsmanager:${LinkSigningKeySecretId}:SecretString}}"
-    assert api["PUBLIC_BASE_URL"] == {"Ref": "PublicBaseUrl"}
 
 
 def test_the_api_is_regional_and_throttled(sam: dict[str, Any]) -> None:

@@ -355,3 +355,46 @@ def test_a_token_spelled_differently_but_decoding_the_same_is_refused() -> None:
         with pytest.raises(LinkForgedError):
             verify_token(f"{payload}.{mac[:-1]}{twin}", [key], now=now)
     assert verify_token(token, [key], now=now).unit == "140981"
+
+
+# --- settings in AWS: the key from Secrets Manager, a missing setting logged (issue 18) ---------------------
+
+
+def test_with_a_secret_id_the_key_is_read_from_the_secret_not_the_environment(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import chalicelib.adapters.secrets as secrets
+
+    asked: list[str] = []
+
+    def secret_string(secret_id: str, env: object = None) -> str:
+        asked.append(secret_id)
+        return f"{KEY},{OTHER_KEY}"
+
+    monkeypatch.setattr(secrets, "secret_string", secret_string)
+    env = {
+        "LINK_SIGNING_KEY_SECRET_ID": "campaign-reporting/link-signing-key",
+        "LINK_SIGNING_KEY": "ignored-because-a-secret-id-is-set-xxxxxxxxxxxx",
+        "PUBLIC_BASE_URL": "https://reports.example.cn/api",
+    }
+    settings = secrets.link_settings(env)
+    assert asked == ["campaign-reporting/link-signing-key"]
+    assert settings.keys() == (KEY, OTHER_KEY) and settings.base_url == "https://reports.example.cn/api"
+    assert not [r for r in caplog.records if "not configured" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({"PUBLIC_BASE_URL": "https://reports.example.cn/api"}, "LINK_SIGNING_KEY"),
+        ({"LINK_SIGNING_KEY": KEY}, "PUBLIC_BASE_URL"),
+    ],
+)
+def test_a_missing_link_setting_is_logged_as_an_error(
+    caplog: pytest.LogCaptureFixture, env: dict[str, str], missing: str
+) -> None:
+    from chalicelib.adapters.secrets import link_settings
+
+    link_settings(env)
+    [record] = [r for r in caplog.records if "not configured" in r.getMessage()]
+    assert record.levelname == "ERROR" and any(m.startswith(missing) for m in record.missing)

@@ -119,3 +119,25 @@ def test_big_sweeps_use_parallel_senders_and_small_ones_do_not() -> None:
     assert sweep_workers(0) == sweep_workers(56) == sweep_workers(100) == 1
     assert sweep_workers(467) == 5
     assert sweep_workers(12_000) == MAX_WORKERS
+
+
+def test_credentials_from_a_secret_are_asked_on_every_connection_and_a_failed_read_is_transient(
+    server: tuple[Recorder, SmtpSender],
+) -> None:
+    """Issue 18: a rotated password works from the next connection on (the secret's cache decides how soon);
+    Secrets Manager unreachable is worth retrying, like the relay being down."""
+    recorder, plain = server
+    asked: list[int] = []
+
+    def credentials() -> tuple[str | None, str | None]:
+        asked.append(1)
+        if len(asked) == 3:
+            raise RuntimeError("secretsmanager: ThrottlingException")
+        return None, None  # the test server has no AUTH: no login, but the secret was read
+
+    sender = SmtpSender("127.0.0.1", plain._port, "办公室 <office@example.cn>", timeout=5, credentials=credentials)
+    sender.send(_mail(1))
+    sender.send(_mail(2))
+    with pytest.raises(TransientMailError, match="credentials could not be read"):
+        sender.send(_mail(3))
+    assert len(asked) == 3 and len(recorder.messages) == 2

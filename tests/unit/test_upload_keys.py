@@ -35,7 +35,11 @@ def test_a_unit_name_in_the_key_resolves_to_its_code() -> None:
         ("uploads/xinzhou-2023/140900/issue-list/2023-05/a.xlsx", "UNKNOWN_UNIT", "140900"),
         ("uploads/xinzhou-2023/140981/issues/2023-05/a.xlsx", "UNKNOWN_DELIVERABLE", "issue-list"),
         ("uploads/xinzhou-2023/140981/issue-list/2023-04/a.xlsx", "UNKNOWN_PERIOD", "2023-05"),
-        ("uploads/xinzhou-2023/140981/issue-list/2023-05/a\x00.xlsx", "KEY_UNSAFE", "不允许"),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/a\x00.xlsx", "KEY_INVISIBLE_CHARACTER", "第2个字符"),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/原平市\u2028清单.xlsx", "KEY_INVISIBLE_CHARACTER", "行分隔符"),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/清单\u2029.xlsx", "KEY_INVISIBLE_CHARACTER", "段落分隔符"),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/清单\x85.xlsx", "KEY_INVISIBLE_CHARACTER", "U+0085"),
+        ("uploads/xinzhou-2023/1409\u200e81/issue-list/2023-05/a.xlsx", "KEY_INVISIBLE_CHARACTER", "文件路径"),
     ],
 )
 def test_bad_keys_are_refused_with_a_chinese_reason(key: str, code: str, says: str) -> None:
