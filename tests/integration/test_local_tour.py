@@ -31,18 +31,25 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[2]
 TOKEN = "local-office-token"
 
-# The README's tour, with the API's port taken from the environment (as the README should show it).
-TOUR = {
-    "upload": ".venv/bin/python -m chalicelib.cli --local upload .local/samples/宁武县5月清单.xlsx"
-    " --unit 原平市 --deliverable issue-list --period 2023-06",
-    "submissions": "curl -sG -H 'Authorization: Bearer local-office-token'"
-    " http://127.0.0.1:$LOCAL_API_PORT/campaigns/xinzhou-2023/submissions --data-urlencode unit=原平市"
-    " | python3 -m json.tool --no-ensure-ascii",
-    "outbox": "ls .local/outbox/",
-    "link": "curl -s -H 'Authorization: Bearer local-office-token' -H 'Content-Type: application/json'"
-    " -X POST http://127.0.0.1:$LOCAL_API_PORT/campaigns/xinzhou-2023/upload-links"
-    """ -d '{"unit":"原平市","deliverable":"issue-list","period":"2023-06","valid_days":30}'""",
-}
+
+def _readme_tour() -> dict[str, str]:
+    """The README's tour exactly as written: the commands of the code block under "A five-line tour"."""
+    text = (PROJECT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## A five-line tour", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("  #", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    steps = {
+        "demo": "make demo",
+        "upload": "chalicelib.cli --local upload",
+        "submissions": "/submissions",
+        "outbox": "ls .local/outbox",
+        "link": "/upload-links",
+    }
+    tour = {name: next(c for c in commands if marker in c) for name, marker in steps.items()}
+    assert len(commands) == len(steps), commands
+    return tour
+
+
+TOUR = _readme_tour()
 
 
 def _free_port() -> int:
@@ -165,7 +172,8 @@ def test_the_tour_on_other_ports_then_a_restart_keeps_everything(stack: Stack) -
     banner = stack.start()
     assert stack.env["LOCAL_API_PORT"] in banner and "fresh start" in banner
 
-    # make demo
+    # step 1: make demo (the Makefile target runs this module in the venv make creates)
+    assert TOUR["demo"] == "make demo"
     demo = stack.shell(".venv/bin/python -m infra.local.demo")
     assert "uploaded" in demo.stdout and (stack.home / ".local" / "samples" / "宁武县5月清单.xlsx").is_file()
     _wait(lambda: len(stack.outbox()) >= 6)

@@ -367,7 +367,7 @@ def test_with_a_secret_id_the_key_is_read_from_the_secret_not_the_environment(
 
     asked: list[str] = []
 
-    def secret_string(secret_id: str, env: object = None) -> str:
+    def secret_string(secret_id: str, region: str) -> str:
         asked.append(secret_id)
         return f"{KEY},{OTHER_KEY}"
 
@@ -377,7 +377,9 @@ def test_with_a_secret_id_the_key_is_read_from_the_secret_not_the_environment(
         "LINK_SIGNING_KEY": "ignored-because-a-secret-id-is-set-xxxxxxxxxxxx",
         "PUBLIC_BASE_URL": "https://reports.example.cn/api",
     }
-    settings = secrets.link_settings(env)
+    from chalicelib.config import Settings
+
+    settings = secrets.link_settings(Settings.from_env(env))
     assert asked == ["campaign-reporting/link-signing-key"]
     assert settings.keys() == (KEY, OTHER_KEY) and settings.base_url == "https://reports.example.cn/api"
     assert not [r for r in caplog.records if "not configured" in r.getMessage()]
@@ -394,7 +396,8 @@ def test_a_missing_link_setting_is_logged_as_an_error(
     caplog: pytest.LogCaptureFixture, env: dict[str, str], missing: str
 ) -> None:
     from chalicelib.adapters.secrets import link_settings
+    from chalicelib.config import Settings
 
-    link_settings(env)
+    link_settings(Settings.from_env(env))
     [record] = [r for r in caplog.records if "not configured" in r.getMessage()]
     assert record.levelname == "ERROR" and any(m.startswith(missing) for m in record.missing)
