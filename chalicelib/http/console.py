@@ -54,8 +54,10 @@ def _campaign() -> Campaign:
 def _key() -> bytes:
     from chalicelib.config import settings
     from chalicelib.domain.console_session import session_key
+    from chalicelib.services.unit_links import current_link_settings
 
-    key = session_key(settings().console_session_key, settings().link_signing_keys)
+    # In AWS the link key lives in Secrets Manager: the derived session key follows it (and its rotation).
+    key = session_key(settings().console_session_key, current_link_settings().signing_keys)
     if key is None:
         raise RuntimeError("CONSOLE_SESSION_KEY / LINK_SIGNING_KEY not configured")
     return key

@@ -166,7 +166,7 @@ def observed(system: Any) -> dict[str, set[str]]:
 def _forget_settings(system: Any) -> None:
     import chalicelib.config
 
-    chalicelib.config.current.cache_clear()
+    chalicelib.config.settings.cache_clear()
     system.app_module._intake_context.cache_clear()
 
 

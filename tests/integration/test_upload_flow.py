@@ -162,6 +162,7 @@ def test_history_pages_newest_first_with_an_opaque_cursor(system: Any) -> None:
         f"/campaigns/{CAMPAIGN}/submissions",
         unit="繁峙县",
         deliverable="progress-report",
+        period="2023-05",
         limit="2",
         cursor=first["next_cursor"],
     )
