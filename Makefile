@@ -74,8 +74,14 @@ browser:
 	else echo "未找到 $(CHROMIUM)，浏览器测试将跳过；如需运行：sudo apt-get install chromium fonts-noto-cjk（Debian/Ubuntu）。"; fi
 
 # The export test renders the ledger through LibreOffice to PDF and reads the pages with poppler (docs/console.md).
+# Like `browser`: installed with apt where we are root, else one line on how to get it (the print tests then
+# skip, except under CI, where they must run).
 office:
-	@command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends libreoffice-calc libreoffice-writer poppler-utils)
+	@if command -v soffice >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && apt-get install -y --no-install-recommends libreoffice-calc libreoffice-writer poppler-utils; \
+	elif [ -n "$$CI" ]; then echo "CI: LibreOffice and poppler are required (apt-get install libreoffice-calc libreoffice-writer poppler-utils)"; exit 1; \
+	else echo "未找到 LibreOffice/poppler，打印版式测试将跳过；如需运行：sudo apt-get install libreoffice-calc libreoffice-writer poppler-utils。"; fi
 
 # Tests in tiers: tests/unit (no local stack, seconds), tests/integration (the local stack), tests/e2e (browser).
 test: which-python lint lint-infra browser office
