@@ -142,7 +142,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("first-hour")
-    (home / ".venv").symlink_to(PROJECT / ".venv")
+    (home / ".venv").symlink_to(Path(sys.prefix))  # the venv running the tests (.venv, or .venv-3.11.2 …)
     running = Stack(home)
     try:
         yield running
