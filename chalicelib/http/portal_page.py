@@ -14,6 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from chalicelib.domain.decisions import DECISION_WORDS
 from chalicelib.domain.receipts import STATUS_LABELS
 from chalicelib.domain.timeutil import cn_date
 
@@ -128,6 +129,13 @@ def _received_text(item: Mapping[str, Any]) -> str:
 def render_submission(item: Mapping[str, Any], current_version: str | None) -> str:
     status = str(item.get("status", ""))
     current = '<span class="current">现行有效版本</span>' if item.get("version_id") == current_version else ""
+    if item.get("kind") == "stamped-scan":  # filed beside the deliverable, never its version (issue 14)
+        current = '<span class="stamped">盖章扫描件</span>'
+    decided = "".join(
+        f'<div class="decision">市专项办复核：{esc(DECISION_WORDS.get(d.get("decision", ""), ""))}'
+        f"（{esc(d.get('note', ''))}）</div>"
+        for d in item.get("decisions") or ()
+    )
     return (
         f'<article class="submission" id="v-{esc(item.get("version_id", ""))}" data-status="{esc(status)}">'
         f"<div><strong>{esc(item.get('file_name', ''))}</strong>{current}</div>"
@@ -136,6 +144,7 @@ def render_submission(item: Mapping[str, Any], current_version: str | None) -> s
         + "</div>"
         f'<div>核验结果：<span class="status status-{esc(status)}">'
         f"{esc(STATUS_LABELS.get(status, status))}</span></div>"
+        + decided
         + _findings_table("errors", "须修改的问题", item.get("errors") or ())
         + _findings_table("warnings", "提示（不影响通过）", item.get("warnings") or ())
         + "</article>"
