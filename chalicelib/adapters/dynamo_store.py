@@ -555,7 +555,7 @@ class DynamoStore:
                 decided_by=d.decided_by,
                 decided_at=d.decided_at,
                 row_count=_int(d.row_count),
-                overridden=tuple(d.overridden or ()),
+                overridden=tuple(str(m) for m in d.overridden or ()),
             )
             for d in items
         ]

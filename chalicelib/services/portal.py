@@ -33,7 +33,9 @@ def unit_records(
     current: dict[str, str | None] = {}
     for deliverable in grant.deliverables:
         page = store.deadline_submissions(campaign.id, deliverable.id, grant.period, unit_code=unit.code, limit=shown)
-        submissions[deliverable.id] = [submission_json(item, campaign, decided.get(item.ref, ())) for item in page.items]
+        submissions[deliverable.id] = [
+            submission_json(item, campaign, decided.get(item.ref, ())) for item in page.items
+        ]
         pointer = store.delivery(campaign.id, unit.code, deliverable.id, grant.period)
         current[deliverable.id] = pointer.current_version if pointer else None
     return submissions, current
