@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from chalicelib.adapters.mail import MailSender
@@ -38,6 +39,8 @@ from chalicelib.services.notices import send_once
 from chalicelib.services.problems import refresh_problems
 
 MAX_POINTER_ATTEMPTS = 5
+# Who a decision made in the console is recorded under: the console's session does not carry the token's name.
+CONSOLE_DECIDER = "办公室控制台"
 PAGE = 100
 
 
@@ -262,3 +265,22 @@ def _tag(decision: OfficeDecision | None) -> str:
 
 def notice_failed(outcome: DecisionOutcome) -> bool:
     return outcome.notice in (SendOutcome.FAILED, SendOutcome.IN_FLIGHT)
+
+
+@cache
+def default_context() -> DecisionContext:
+    """The process's context (the console's route uses it; app.py's route builds the same)."""
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.dynamo_store import default_store
+    from chalicelib.adapters.mail import sender_from_settings
+    from chalicelib.config import settings
+    from chalicelib.domain.registry import default_registry
+
+    config = settings()
+    return DecisionContext(
+        registry=default_registry(),
+        store=default_store(),
+        objects=ObjectStore(client("s3", config.region)),
+        mail=sender_from_settings(config),
+        max_upload_bytes=config.max_upload_bytes,
+    )

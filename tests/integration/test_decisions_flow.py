@@ -1,7 +1,7 @@
 """The office decides, through the real local stack (issue 14): files put into the bucket, the office API,
 the status board and the ledger, the email in the SMTP sink.
 
-五台县 (140922) for 2023-07 and 2023-08, periods no other flow test uses. Emailed files are filed by the
+五台县 (140922): issue list and cases for 2023-06, cases for 2023-08 (no other flow test uses them). Emailed files are filed by the
 office with ``cli upload --received-at`` (the S3 event time is today, years after the campaign), so the
 board judges by the time each file really arrived.
 """
@@ -76,28 +76,28 @@ def _ledger(period: str) -> list[dict[str, Any]]:
 
 
 def test_accept_a_rejected_list_then_return_it(system: Any, tmp_path: Path) -> None:
-    period, deadline = "2023-07", "rectification/2023-07"
+    period, deadline = "2023-06", "rectification/2023-06"
     case = _file(
         tmp_path, "典型案例.docx", typical_case_docx(BUREAU, "治超站规范执法"), "typical-case", period,
-        "--received-at", "2023-07-19T16:30+08:00", "--note", "邮件报送",
+        "--received-at", "2023-06-19T16:30+08:00", "--note", "邮件报送",
     )  # fmt: skip
-    assert case["status"] == "accepted" and case["received_at"]["utc"].startswith("2023-07-19T08:30")
+    assert case["status"] == "accepted" and case["received_at"]["utc"].startswith("2023-06-19T08:30")
     assert case["office_filing"]["note"] == "邮件报送" and not case["office_filing"]["uploaded_at"].startswith("2023")
     bad = _file(
-        tmp_path, "五台县7月清单.xlsx", issue_list_workbook(BUREAU, BAD_ROWS), "issue-list", period,
-        "--received-at", "2023-07-18T10:00+08:00", "--note", "邮件报送",
+        tmp_path, "五台县6月清单.xlsx", issue_list_workbook(BUREAU, BAD_ROWS), "issue-list", period,
+        "--received-at", "2023-06-18T10:00+08:00", "--note", "邮件报送",
     )  # fmt: skip
     assert bad["status"] == "rejected" and _ledger(period) == []
-    assert _board("2023-07-25", deadline)["outcome"] in ("rejected", "incomplete")
+    assert _board("2023-06-25", deadline)["outcome"] in ("rejected", "incomplete")
 
     path = f"/campaigns/{CAMPAIGN}/submissions/{UNIT}/{bad['version_id']}/decision"
     status, outcome = _post(path, {"decision": "accept", "note": "完成时限经电话核实为2023年9月底前"})
     assert status == 201 and outcome["changed"] and outcome["status"] == "accepted"
     assert outcome["decision"]["by"] == "local-dev"  # the name configured for the token
     assert [r["row"] for r in _ledger(period)] == [6, 8]  # the rows the checker could read
-    board = _board("2023-07-25", deadline)
-    # Complete when its last part arrived: the case, emailed on 07-19 (the list came on 07-18).
-    assert board["outcome"] == "on-time" and board["delivered_at"].startswith("2023-07-19T08:30")
+    board = _board("2023-06-25", deadline)
+    # Complete when its last part arrived: the case, emailed on 06-19 (the list came on 06-18).
+    assert board["outcome"] == "on-time" and board["delivered_at"].startswith("2023-06-19T08:30")
     notice = f"N#decision|{UNIT}#{bad['version_id']}#1"
     [mail] = wait_for(lambda: mails_with_notice_key(notice))
     assert "予以接收" in str(mail["Subject"]) and "完成时限经电话核实" in mail.get_body(("plain",)).get_content()
@@ -110,7 +110,7 @@ def test_accept_a_rejected_list_then_return_it(system: Any, tmp_path: Path) -> N
     status, returned = _post(path, {"decision": "return", "note": "第6行责任单位与实际不符"})
     assert status == 201 and returned["status"] == "returned" and returned["current_version"] is None
     assert _ledger(period) == []
-    assert _board("2023-07-25", deadline)["outcome"] in ("rejected", "incomplete")
+    assert _board("2023-06-25", deadline)["outcome"] in ("rejected", "incomplete")
     wait_for(lambda: mails_with_notice_key(f"N#decision|{UNIT}#{bad['version_id']}#2"))
     [item] = [i for i in _history(period) if i["version_id"] == bad["version_id"]]
     assert (item["status"], item["checked_status"]) == ("returned", "rejected")
@@ -121,17 +121,17 @@ def test_accept_a_rejected_list_then_return_it(system: Any, tmp_path: Path) -> N
 
     # The corrected list, emailed after the deadline: the board says late, by the time it arrived.
     fixed = _file(
-        tmp_path, "五台县7月清单（修改）.xlsx", issue_list_workbook(BUREAU, GOOD_ROWS), "issue-list", period,
-        "--received-at", "2023-07-22T09:15+08:00", "--note", "邮件报送（修改稿）",
+        tmp_path, "五台县6月清单（修改）.xlsx", issue_list_workbook(BUREAU, GOOD_ROWS), "issue-list", period,
+        "--received-at", "2023-06-22T09:15+08:00", "--note", "邮件报送（修改稿）",
     )  # fmt: skip
     assert fixed["status"] == "accepted"
-    late = wait_for(lambda: (b := _board("2023-07-25", deadline))["outcome"] == "late" and b)
+    late = wait_for(lambda: (b := _board("2023-06-25", deadline))["outcome"] == "late" and b)
     assert late["parts"][0]["current_version"] == fixed["version_id"]
 
     # A stamped scan is listed beside its Excel and never replaces it.
     scan = _file(tmp_path, "清单盖章页.pdf", b"%PDF-1.4\n% scanned\n", "issue-list", period, "--stamped")
     assert (scan["kind"], scan["deliverable"]["id"], scan["status"]) == ("stamped-scan", "issue-list", "accepted")
-    assert _board("2023-07-25", deadline)["parts"][0]["current_version"] == fixed["version_id"]
+    assert _board("2023-06-25", deadline)["parts"][0]["current_version"] == fixed["version_id"]
 
     # Wrong requests say so in Chinese; no token, no decision.
     assert _post(path, {"decision": "approve", "note": "x"})[0] == 400
@@ -169,3 +169,24 @@ def test_three_typical_case_files_are_three_cases(system: Any, tmp_path: Path) -
 
     wait_for(lambda: newest[0]["version_id"] in current_sources())
     assert len(cases()) == 3 and newest[1]["version_id"] not in current_sources()
+
+
+def test_the_console_unit_page_accepts_and_returns_with_a_note(system: Any, tmp_path: Path) -> None:
+    from tests.integration.test_console import _csrf, _signed_in
+
+    period = "2023-06"
+    bad = _file(tmp_path, "五台县6月清单（控制台）.xlsx", issue_list_workbook(BUREAU, BAD_ROWS), "issue-list", period)
+    office = _signed_in()
+    page = office.get(f"{LOCAL.api_url}/office/unit", params={"unit": UNIT}, timeout=10)
+    assert page.status_code == 200 and 'action="/office/decision"' in page.text
+    form = {"unit": UNIT, "version": bad["version_id"], "decision": "accept", "note": "经复核予以接收"}
+    # Without the session's CSRF token nothing changes.
+    assert office.post(f"{LOCAL.api_url}/office/decision", data=form, allow_redirects=False).status_code == 403
+    done = office.post(
+        f"{LOCAL.api_url}/office/decision", data=form | {"csrf": _csrf(page.text)}, allow_redirects=False, timeout=60
+    )
+    assert done.status_code == 303 and done.headers["Location"].startswith("/office/unit?unit=")
+    [item] = [i for i in _history(period) if i["version_id"] == bad["version_id"]]
+    assert item["status"] == "accepted" and item["decisions"][0]["note"] == "经复核予以接收"
+    shown = office.get(f"{LOCAL.api_url}/office/unit", params={"unit": UNIT}, timeout=10).text
+    assert "经复核予以接收" in shown and "退回</button>" in shown
