@@ -1,9 +1,9 @@
 """The office decides, through the real local stack (issue 14): files put into the bucket, the office API,
 the status board and the ledger, the email in the SMTP sink.
 
-五台县 (140922): issue list and cases for 2023-06, cases for 2023-08 (no other flow test uses them). Emailed files are filed by the
-office with ``cli upload --received-at`` (the S3 event time is today, years after the campaign), so the
-board judges by the time each file really arrived.
+五台县 (140922): issue list and cases for 2023-06, cases for 2023-08 (no other flow test uses them).
+Emailed files are filed by the office with ``cli upload --received-at`` (the S3 event time is today,
+years after the campaign), so the board judges by the time each file really arrived.
 """
 
 from __future__ import annotations
