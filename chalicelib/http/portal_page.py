@@ -182,7 +182,7 @@ def _picker(view: PortalView) -> str:
         choose = f'<label>材料类型：<select id="deliverable" name="deliverable">{options}</select></label><br>'
     else:
         choose = ""
-    formats = sorted({ext for d in view.deliverables for ext in d.formats})
+    formats = sorted({"pdf", *(ext for d in view.deliverables for ext in d.formats)})  # pdf: a stamped scan
     accept = ",".join(f".{ext}" for ext in formats)
     return (
         f'<form id="upload-form">{choose}'
@@ -190,6 +190,9 @@ def _picker(view: PortalView) -> str:
         '<div class="picker"><label for="file" class="pick" id="pick">选择文件</label>'
         f'<input type="file" id="file" name="file" accept="{esc(accept)}" class="hidden-input">'
         '<span id="file-name" class="muted">尚未选择文件</span></div>'
+        # A stamped scan (盖章扫描件, PDF) goes beside the material, never replacing it (issue 14).
+        '<label><input type="checkbox" id="stamped" name="stamped"> '
+        "这是盖章扫描件（PDF），与上传的材料一并存档</label><br>"
         '<button type="submit" id="upload-button">上传</button></form>'
         f'<p class="muted">单个文件不超过 {view.max_bytes / 1048576:.0f} MB。同一材料可多次上传，每次都会留存并核验，'
         "以最后一次通过核验的文件为准。上传后本页会显示核验结果，同时发送回执邮件。</p>"
@@ -260,6 +263,8 @@ SCRIPT = """
       say("正在准备上传……");
       var request = {file_name: file.name, size: file.size};
       if (choice) { request.deliverable = choice.value; }
+      var stamped = document.getElementById("stamped");
+      if (stamped && stamped.checked) { request.stamped = true; }
       var pr = await fetch(here("/presign"), {
         method: "POST", credentials: "omit",
         headers: {"Content-Type": "application/json"}, body: JSON.stringify(request)

@@ -190,3 +190,37 @@ def test_the_console_unit_page_accepts_and_returns_with_a_note(system: Any, tmp_
     assert item["status"] == "accepted" and item["decisions"][0]["note"] == "经复核予以接收"
     shown = office.get(f"{LOCAL.api_url}/office/unit", params={"unit": UNIT}, timeout=10).text
     assert "经复核予以接收" in shown and "退回</button>" in shown
+
+
+def test_the_county_link_page_files_a_stamped_scan_beside_its_material(system: Any) -> None:
+    import base64
+
+    import requests
+
+    from tests.integration.test_county_portal import _request
+
+    status, _, text = _request(
+        "POST",
+        f"/campaigns/{CAMPAIGN}/upload-links",
+        {"unit": NAME, "deliverable": "issue-list", "period": "2023-06", "valid_days": 2},
+        OFFICE_TOKEN,
+    )
+    assert status == 201, text
+    path = json.loads(text)["path"]
+    page = _request("GET", path)[2]
+    assert 'id="stamped"' in page and ".pdf" in page
+    # Without the box a PDF is not an issue list; with it, the key goes under 盖章/ and the policy pins it.
+    assert _request("POST", path + "/presign", {"file_name": "盖章页.pdf", "size": 20})[0] == 400
+    status, _, text = _request("POST", path + "/presign", {"file_name": "盖章页.pdf", "size": 20, "stamped": True})
+    assert status == 200, text
+    plan = json.loads(text)
+    assert plan["key"].endswith("/issue-list/2023-06/盖章/盖章页.pdf") and plan["content_type"] == "application/pdf"
+    conditions = json.loads(base64.b64decode(plan["fields"]["policy"]))["conditions"]
+    assert not any("x-amz-meta" in json.dumps(c) for c in conditions)  # no back-dating from a county form
+    assert _request("POST", path + "/presign", {"file_name": "盖章页.docx", "size": 20, "stamped": True})[0] == 400
+    body = b"%PDF-1.4\n% stamped page\n"
+    posted = requests.post(plan["url"], data=plan["fields"], files={"file": ("盖章页.pdf", body)}, timeout=10)
+    assert posted.status_code in (200, 204), posted.text
+    scan = _recorded("盖章页.pdf", "2023-06")
+    assert (scan["kind"], scan["deliverable"]["id"], scan["status"]) == ("stamped-scan", "issue-list", "accepted")
+    assert "盖章扫描件" in _request("GET", path)[2]  # the county page lists it beside the list
