@@ -77,10 +77,15 @@ def compose_receipt(receipt: Receipt, message_id: str, office_name: str) -> Outg
     period = period_label(t.period)
     status = STATUS_LABELS.get(receipt.status, receipt.status)
     verdict = SUBJECT_VERDICTS.get(receipt.status, "已收到")
-    subject = f"【专项整治】{t.unit.name}：{period}{t.deliverable.name}{verdict}（{t.file_name}）"
+    material = t.deliverable.name
+    if t.stamped:  # a stamped scan is archived beside the material, not checked as one (issue 14)
+        material += "盖章扫描件"
+        if receipt.status == SubmissionStatus.ACCEPTED:
+            status = verdict = "已存档"
+    subject = f"【专项整治】{t.unit.name}：{period}{material}{verdict}（{t.file_name}）"
     facts = [
         ("填报单位", f"{t.unit.name}（{t.unit.code}）"),
-        ("材料", t.deliverable.name),
+        ("材料", material),
         ("期次", period),
         ("文件名", t.file_name),
         ("收到时间", local_time_text(receipt.received_at, t.campaign)),

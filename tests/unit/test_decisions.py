@@ -213,3 +213,28 @@ def test_the_decider_is_the_name_configured_for_the_token() -> None:
     assert office_token_name("bearer t-li", raw) == "li"
     assert office_token_name("Bearer t-anon", raw) == "office"
     assert office_token_name("Bearer other", raw) is None and office_token_name(None, raw) is None
+
+
+@pytest.mark.parametrize(
+    ("key", "stamped", "code"),
+    [
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/盖章/清单盖章页.pdf", True, None),
+        ("uploads/xinzhou-2023/140981/typical-case/2023-05/盖章/案例.PDF", True, None),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/清单.xlsx", False, None),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/盖章/清单.xlsx", None, "STAMPED_NOT_PDF"),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/扫描/清单.pdf", None, "KEY_SHAPE"),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-13/盖章/清单.pdf", None, "UNKNOWN_PERIOD"),
+        ("uploads/xinzhou-2023/140981/issue-list/2023-05/盖章/../x.pdf", None, "KEY_SHAPE"),
+    ],
+)
+def test_a_stamped_scan_key_resolves_to_its_deliverable(key: str, stamped: bool | None, code: str | None) -> None:
+    from chalicelib.domain.upload_keys import UploadKeyError, resolve_upload_key
+
+    if code is None:
+        target = resolve_upload_key(default_registry(), key)
+        assert (target.deliverable.id, target.period, target.stamped) == (key.split("/")[3], "2023-05", stamped)
+        assert target.file_name == key.rsplit("/", 1)[-1]
+    else:
+        with pytest.raises(UploadKeyError) as refused:
+            resolve_upload_key(default_registry(), key)
+        assert refused.value.code == code and refused.value.message
