@@ -173,7 +173,9 @@ def decision_forms(unit_code: str, s: Mapping[str, Any], csrf: str) -> str:
     """The office's decisions on one version (issue 14): what was decided, and a form to accept or return it."""
     history = "".join(
         f"<li>{esc(d['at'])} {esc(d['by'])} <b>{'予以接收' if d['decision'] == 'accept' else '退回'}</b>"
-        f"：{esc(d['note'])}</li>"
+        f"：{esc(d['note'])}"
+        + (f"（经复核不影响接收的核验提示 {len(d['overridden'])} 项）" if d.get("overridden") else "")
+        + "</li>"
         for d in s.get("decisions") or ()
     )
     shown = f'<ol class="decisions">{history}</ol>' if history else ""

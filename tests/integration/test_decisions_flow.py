@@ -170,6 +170,25 @@ def test_three_typical_case_files_are_three_cases(system: Any, tmp_path: Path) -
     wait_for(lambda: newest[0]["version_id"] in current_sources())
     assert len(cases()) == 3 and newest[1]["version_id"] not in current_sources()
 
+    # The operator's CLI returns one file: two cases remain; the same command again changes nothing.
+    third = next(i for i in _history(period) if i["file_name"] == "案例3.docx")
+    decide = [
+        "decide",
+        "--unit",
+        NAME,
+        "--version",
+        third["version_id"],
+        "--decision",
+        "return",
+        "--note",
+        "不属于本期",
+    ]
+    assert cli([*decide, "--by", "operator"]) == 0
+    assert len(cases()) == 2 and third["version_id"] not in current_sources()
+    assert cli([*decide, "--by", "operator"]) == 0
+    [item] = [i for i in _history(period) if i["version_id"] == third["version_id"]]
+    assert [(d["decision"], d["by"]) for d in item["decisions"]] == [("return", "operator")]
+
 
 def test_the_console_unit_page_accepts_and_returns_with_a_note(system: Any, tmp_path: Path) -> None:
     from tests.integration.test_console import _csrf, _signed_in
