@@ -8,7 +8,7 @@ nothing the second time and finishes whatever the first left undone (pointer, em
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -146,9 +146,7 @@ def settle_pointer(
             rows = union_rows(store, campaign.id, unit_code, deliverable_id, period, files)
             combined = f"{pointer.current_version}~{tag}"
             store.write_version_rows(campaign.id, unit_code, deliverable_id, period, combined, rows)
-            pointer = DeliveryPointer(
-                **{**pointer.__dict__, "current_version": combined, "current_row_count": len(rows)}
-            )
+            pointer = replace(pointer, current_version=combined, current_row_count=len(rows))
         if store.replace_delivery(pointer, before.latest_order if before else None):
             return pointer
     raise RuntimeError(f"pointer of {unit_code}/{deliverable_id}/{period} kept moving; decide again")
