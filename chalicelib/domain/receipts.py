@@ -52,6 +52,9 @@ class Receipt:
     row_count: int | None = None
     # The unit's own signed upload link, valid to the end of chasing: what "upload again" points to.
     upload_link: str | None = None
+    # Filed by the office for the unit (issue 14): when it really went into the system, and the office's note.
+    filed_at: datetime | None = None
+    office_note: str | None = None
 
 
 def _human_size(size: int) -> str:
@@ -89,6 +92,16 @@ def compose_receipt(receipt: Receipt, message_id: str, office_name: str) -> Outg
         ("期次", period),
         ("文件名", t.file_name),
         ("收到时间", local_time_text(receipt.received_at, t.campaign)),
+        *(
+            [
+                (
+                    "市专项办代为上传",
+                    f"{local_time_text(receipt.filed_at, t.campaign)} {receipt.office_note or ''}".strip(),
+                )
+            ]
+            if receipt.filed_at
+            else []
+        ),
         ("文件大小", _human_size(receipt.size)),
         ("SHA-256", receipt.sha256),
         ("版本号", receipt.version_id),

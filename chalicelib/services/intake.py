@@ -297,6 +297,8 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         errors=submission.errors,
         warnings=submission.warnings,
         row_count=submission.row_count,
+        filed_at=ref.event_time if "office_filing" in submission.details else None,
+        office_note=(submission.details.get("office_filing") or {}).get("note") or None,
         upload_link=(
             unit_upload_link(target.campaign, target.unit, target.deliverable.id, target.period, now_utc())
             if submission.status == SubmissionStatus.REJECTED

@@ -83,6 +83,9 @@ def test_accept_a_rejected_list_then_return_it(system: Any, tmp_path: Path) -> N
     )  # fmt: skip
     assert case["status"] == "accepted" and case["received_at"]["utc"].startswith("2023-06-19T08:30")
     assert case["office_filing"]["note"] == "邮件报送" and not case["office_filing"]["uploaded_at"].startswith("2023")
+    [receipt] = wait_for(lambda: mails_with_notice_key(f"N#receipt|{UNIT}#{case['version_id']}"))
+    text = receipt.get_body(("plain",)).get_content()
+    assert "收到时间：2023年6月19日 16:30:00" in text and "市专项办代为上传：" in text and "邮件报送" in text
     bad = _file(
         tmp_path, "五台县6月清单.xlsx", issue_list_workbook(BUREAU, BAD_ROWS), "issue-list", period,
         "--received-at", "2023-06-18T10:00+08:00", "--note", "邮件报送",
