@@ -106,11 +106,13 @@ class Unauthorized(Exception):  # noqa: N818 (API Gateway answers 401 for exactl
 @app.authorizer()
 def office_token(auth_request: AuthRequest) -> AuthResponse:
     """Office routes need a bearer token whose SHA-256 is configured; anything else is a 401."""
-    from chalicelib.domain.auth import is_office_token
+    from chalicelib.domain.auth import is_office_token, office_token_name
 
     if not is_office_token(auth_request.token, _office_hashes()):
         raise Unauthorized()
-    return AuthResponse(routes=["*"], principal_id="office")
+    # The token's configured name (``name:digest``) is who the office's decisions are recorded under.
+    name = office_token_name(auth_request.token, settings().office_token_sha256) or "office"
+    return AuthResponse(routes=["*"], principal_id=name)
 
 
 @app.route("/health", methods=["GET"])
@@ -244,6 +246,49 @@ def circular_draft(campaign_id: str) -> Response:
     params = _office_query(lambda _r, _s, _c, **kw: kw, campaign_id, ("as_of",))
     body = _query(circular_docx, _registry(), _store(), campaign_id, params.get("as_of"))
     return _download(body, DOCX, f"通报（草稿）{params.get('as_of', '')}.docx")
+
+
+@cache
+def _decision_context() -> Any:
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.mail import sender_from_settings
+    from chalicelib.adapters.objects import ObjectStore
+    from chalicelib.services.decisions import DecisionContext
+
+    config = settings()
+    return DecisionContext(
+        registry=_registry(),
+        objects=ObjectStore(client("s3", config.region)),
+        store=_store(),
+        mail=sender_from_settings(config),
+        max_upload_bytes=config.max_upload_bytes,
+    )
+
+
+@app.route(
+    "/campaigns/{campaign_id}/submissions/{unit}/{version}/decision",
+    methods=["POST"],
+    authorizer=office_token,
+    content_types=["application/json"],
+)
+def decide_submission(campaign_id: str, unit: str, version: str) -> Response:
+    """The office accepts a rejected upload or returns (退回) an accepted one (docs/decisions.md)."""
+    from urllib.parse import unquote
+
+    from chalicelib.domain.decisions import DecisionError, checked_request
+    from chalicelib.domain.timeutil import now_utc
+    from chalicelib.services.decisions import decide
+
+    request = _request()
+    who = str(((request.context or {}).get("authorizer") or {}).get("principalId") or "office")
+    try:
+        decision, note = checked_request(request.json_body)
+        outcome = decide(
+            _decision_context(), campaign_id, unquote(unit), unquote(version), decision, note, who, now_utc()
+        )
+    except DecisionError as exc:
+        return Response(error_body(exc.status, exc.message), status_code=exc.status)
+    return Response(outcome.as_json(), status_code=200 if not outcome.changed else 201)
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -349,3 +349,54 @@ class StoreContract:
         unsent = store.unsent_notices(campaign, scope, T0 - timedelta(days=7))
         assert sorted(n.key.key for n in unsent) == ["failed", "pending", "sending"]
         assert all(n.key.scope == scope for n in unsent)
+
+    # --- issue 14: office decisions ----------------------------------------------------------------
+
+    def test_a_decision_is_written_once_and_listed_per_unit_apart_from_submissions(
+        self, store: CampaignStore, campaign: str
+    ) -> None:
+        from chalicelib.domain.store import OfficeDecision
+
+        record, _ = store.record_submission(submission(campaign, status=SubmissionStatus.REJECTED))
+
+        def decision(sequence: int, what: str, unit: str = "140981", note: str = "经复核") -> OfficeDecision:
+            return OfficeDecision(
+                campaign, unit, "issue-list", "2023-05", record.ref, "v1", sequence, what, note, "张海峰",
+                T0 + timedelta(days=sequence), row_count=2 if what == "accept" else None,
+                overridden=("第6行：【完成时限】应为日期",) if what == "accept" else (),
+            )  # fmt: skip
+
+        assert store.record_decision(decision(1, "accept"))
+        assert not store.record_decision(decision(1, "accept", note="重复提交"))  # the same natural key
+        assert store.record_decision(decision(2, "return"))
+        assert store.record_decision(decision(1, "accept", unit="140925"))
+        mine = store.unit_decisions(campaign, "140981")
+        assert [(d.sequence, d.decision, d.note) for d in mine] == [(1, "accept", "经复核"), (2, "return", "经复核")]
+        assert mine[0] == decision(1, "accept")  # reads back whole
+        assert store.unit_decisions(campaign, "140999") == []
+        # Decisions live beside the unit's submissions but are never listed as one.
+        assert [s.version_id for s in store.unit_submissions(campaign, "140981", limit=10).items] == ["v1"]
+
+    def test_replacing_a_pointer_only_when_no_upload_moved_it_meanwhile(
+        self, store: CampaignStore, campaign: str
+    ) -> None:
+        from dataclasses import replace as changed
+
+        from chalicelib.domain.store import DeliveryPointer, order_key
+
+        first = order_key(T0, "1")
+        fresh = DeliveryPointer(
+            campaign, "140981", "issue-list", "2023-05", latest_order=first, latest_status="returned"
+        )
+        assert not store.replace_delivery(fresh, "stale")  # no pointer yet: only expected None writes
+        assert store.replace_delivery(fresh, None)
+        assert store.delivery(campaign, "140981", "issue-list", "2023-05") == fresh
+        store.record_delivery(event(campaign, "v2", T0 + timedelta(hours=1)))
+        moved = store.delivery(campaign, "140981", "issue-list", "2023-05")
+        assert moved is not None and moved.current_version == "v2"
+        assert not store.replace_delivery(fresh, first)  # an upload moved it: the caller recomputes
+        back = changed(fresh, latest_order=moved.latest_order)
+        assert store.replace_delivery(back, moved.latest_order)
+        state = store.delivery(campaign, "140981", "issue-list", "2023-05")
+        assert state is not None and (state.current_version, state.first_accepted_at) == (None, None)
+        assert [p.unit for p in store.deadline_deliveries(campaign, "issue-list", "2023-05")] == ["140981"]

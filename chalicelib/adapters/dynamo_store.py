@@ -18,6 +18,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.adapters.models import (
+    Decision,
     Delivery,
     Notice,
     RejectedUpload,
@@ -41,6 +42,7 @@ from chalicelib.domain.store import (
     DeliveryRow,
     InvalidCursorError,
     NoticeRecord,
+    OfficeDecision,
     RefusedPage,
     RefusedUpload,
     SubmissionFilter,
@@ -506,6 +508,91 @@ class DynamoStore:
         )
         pk = NoticeKey(campaign_id, scope, "").pk
         return [_notice(NoticeKey(campaign_id, scope, n.sk), n) for n in Notice.query(pk, filter_condition=unsent)]
+
+    # --- issue 14: office decisions ----------------------------------------------------------------
+
+    def record_decision(self, decision: OfficeDecision) -> bool:
+        item = Decision(
+            submission_pk(decision.campaign, decision.unit),
+            decision.key,
+            campaign=decision.campaign,
+            unit=decision.unit,
+            deliverable=decision.deliverable,
+            period=decision.period,
+            submission_ref=decision.submission_ref,
+            version_id=decision.version_id,
+            sequence=decision.sequence,
+            decision=decision.decision,
+            note=decision.note,
+            decided_by=decision.decided_by,
+            decided_at=decision.decided_at,
+            row_count=decision.row_count,
+            overridden=list(decision.overridden),
+        )
+        try:
+            item.save(condition=Decision.pk.does_not_exist())
+            return True
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            return False
+
+    def unit_decisions(self, campaign_id: str, unit_code: str) -> list[OfficeDecision]:
+        items = Decision.query(
+            submission_pk(campaign_id, unit_code), Decision.sk.startswith("DEC#"), consistent_read=True
+        )
+        return [
+            OfficeDecision(
+                campaign=d.campaign,
+                unit=d.unit,
+                deliverable=d.deliverable,
+                period=d.period,
+                submission_ref=d.submission_ref,
+                version_id=d.version_id,
+                sequence=int(d.sequence),
+                decision=d.decision,
+                note=d.note,
+                decided_by=d.decided_by,
+                decided_at=d.decided_at,
+                row_count=_int(d.row_count),
+                overridden=tuple(str(m) for m in d.overridden or ()),
+            )
+            for d in items
+        ]
+
+    def replace_delivery(self, pointer: DeliveryPointer, expected_latest_order: str | None) -> bool:
+        item = Delivery(
+            submission_pk(pointer.campaign, pointer.unit),
+            delivery_sk(pointer.deliverable, pointer.period),
+            gsi1pk=current_index_pk(pointer.campaign, pointer.deliverable, pointer.period),
+            gsi1sk=f"U#{pointer.unit}",
+            campaign=pointer.campaign,
+            unit=pointer.unit,
+            deliverable=pointer.deliverable,
+            period=pointer.period,
+            current_version=pointer.current_version,
+            current_order=pointer.current_order,
+            current_submission_sk=pointer.current_submission_sk,
+            current_row_count=pointer.current_row_count,
+            current_received_at=pointer.current_received_at,
+            first_accepted_at=pointer.first_accepted_at,
+            latest_order=pointer.latest_order,
+            latest_status=pointer.latest_status,
+            latest_submission_sk=pointer.latest_submission_sk,
+            latest_received_at=pointer.latest_received_at,
+        )
+        condition = (
+            Delivery.latest_order.does_not_exist()
+            if expected_latest_order is None
+            else Delivery.latest_order == expected_latest_order
+        )
+        try:
+            item.save(condition=condition)
+            return True
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
+            return False
 
 
 @cache

@@ -25,6 +25,7 @@ from chalicelib.domain.store import (
     DeliveryRow,
     InvalidCursorError,
     NoticeRecord,
+    OfficeDecision,
     RefusedPage,
     RefusedUpload,
     SubmissionFilter,
@@ -89,6 +90,7 @@ class MemoryStore:
         self._rows: dict[tuple[str, str, str, str, str], dict[int, DeliveryRow]] = {}
         self._pointers: dict[tuple[str, str, str, str], DeliveryPointer] = {}
         self._notices: dict[tuple[str, str], NoticeRecord] = {}  # (pk, key)
+        self._decisions: dict[tuple[str, str, str], OfficeDecision] = {}  # (campaign, unit, key): issue 14
 
     # --- submissions -------------------------------------------------------------------------------
 
@@ -337,3 +339,27 @@ class MemoryStore:
             for (p, _), n in sorted(found, key=lambda kv: kv[0][1])
             if p == pk and n.status in unsent and n.created_at is not None and n.created_at >= since
         ]
+
+    # --- issue 14: office decisions ----------------------------------------------------------------
+
+    def record_decision(self, decision: OfficeDecision) -> bool:
+        key = (decision.campaign, decision.unit, decision.key)
+        with self._lock:
+            if key in self._decisions:
+                return False
+            self._decisions[key] = decision
+            return True
+
+    def unit_decisions(self, campaign_id: str, unit_code: str) -> list[OfficeDecision]:
+        with self._lock:
+            mine = [(k, d) for (c, u, k), d in self._decisions.items() if (c, u) == (campaign_id, unit_code)]
+        return [d for _, d in sorted(mine, key=lambda kd: kd[0])]
+
+    def replace_delivery(self, pointer: DeliveryPointer, expected_latest_order: str | None) -> bool:
+        key = (pointer.campaign, pointer.unit, pointer.deliverable, pointer.period)
+        with self._lock:
+            current = self._pointers.get(key)
+            if (current.latest_order if current else None) != expected_latest_order:
+                return False
+            self._pointers[key] = pointer
+            return True

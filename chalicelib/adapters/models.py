@@ -276,3 +276,33 @@ class DeliveryRow(_TableModel):
 
 
 TABLE_MODELS.extend([Submission, RejectedUpload, Notice, Delivery, DeliveryRow])
+
+
+# --- issue 14: office decisions ---------------------------------------------------------------------
+
+
+class Decision(_TableModel):
+    """The office's decision on one submission: pk ``C#{c}#U#{unit}`` (the unit's partition, beside its
+    submissions), sk ``DEC#{submission sk}#{sequence}``; never edited."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    campaign = UnicodeAttribute()
+    unit = UnicodeAttribute()
+    deliverable = UnicodeAttribute()
+    period = UnicodeAttribute()
+    submission_ref = UnicodeAttribute()
+    version_id = UnicodeAttribute()
+    sequence = NumberAttribute()
+    decision = UnicodeAttribute()
+    note = UnicodeAttribute()
+    decided_by = UnicodeAttribute()
+    decided_at = UTCDateTimeAttribute()
+    row_count = NumberAttribute(null=True)
+    overridden = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+TABLE_MODELS.append(Decision)

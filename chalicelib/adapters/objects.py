@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CHUNK_BYTES = 1024 * 1024
@@ -17,6 +17,9 @@ class FetchedObject:
     content_type: str | None
     # The bytes, when the object is no larger than the caller keeps; None for oversized uploads.
     data: bytes | None
+    # The object's user metadata (``x-amz-meta-*``, names without the prefix): the office's filing of an
+    # emailed file carries ``received-at`` and ``office-note`` (issue 14).
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 class ObjectStore:
@@ -43,4 +46,5 @@ class ObjectStore:
             etag=(response.get("ETag") or "").strip('"') or None,
             content_type=response.get("ContentType"),
             data=b"".join(kept) if kept is not None else None,
+            metadata=dict(response.get("Metadata") or {}),
         )

@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 from chalicelib.domain.links import Grant, LinkError
 from chalicelib.domain.registry import Registry
 from chalicelib.domain.upload_keys import (
+    STAMPED_FORMATS,
     UploadKeyError,
     invisible_characters_reason,
     resolve_upload_key,
+    stamped_upload_key,
     upload_key,
 )
 from chalicelib.domain.validation import extension_of
@@ -56,6 +58,8 @@ def plan_upload(
     file_name: Any,
     size: Any,
     max_bytes: int,
+    *,
+    stamped: bool = False,
 ) -> PlannedUpload:
     """The one key and content type a file may be uploaded under through this link, or ``LinkError``."""
     deliverable = grant.deliverable(deliverable_id)
@@ -69,7 +73,9 @@ def plan_upload(
     if "/" in name or "\\" in name:
         raise LinkError("文件名不能包含“/”或“\\”，请重命名后再上传。")
     ext = extension_of(name)
-    if ext not in deliverable.formats or ext not in CONTENT_TYPES:
+    if stamped and ext not in STAMPED_FORMATS:
+        raise LinkError(f"盖章扫描件“{name[:80]}”应为 PDF 文件，请将盖章页扫描为 PDF 后再上传。")
+    if not stamped and (ext not in deliverable.formats or ext not in CONTENT_TYPES):
         accepted = "、".join(f".{e}" for e in deliverable.formats)
         raise LinkError(f"“{name[:80]}”的格式不在{deliverable.name}接受的范围内，请另存为 {accepted} 后再上传。")
     if size is not None:
@@ -82,18 +88,27 @@ def plan_upload(
                 f"文件“{name[:80]}”大小为 {size / 1048576:.1f} MB，超过上限 {max_bytes / 1048576:.0f} MB，"
                 "请删除多余的图片或工作表后再上传。"
             )
-    key = upload_key(grant.campaign.id, grant.unit.code, deliverable.id, grant.period, name)
+    make_key = stamped_upload_key if stamped else upload_key  # 盖章扫描件: …/{period}/盖章/{name} (issue 14)
+    key = make_key(grant.campaign.id, grant.unit.code, deliverable.id, grant.period, name)
     try:
         target = resolve_upload_key(registry, key)
     except UploadKeyError as exc:
         raise LinkError(exc.message) from exc
     # Belt and braces: whatever the name held, the key is this link's and nobody else's.
-    if (target.campaign.id, target.unit.code, target.deliverable.id, target.period, target.file_name) != (
+    if (
+        target.campaign.id,
+        target.unit.code,
+        target.deliverable.id,
+        target.period,
+        target.file_name,
+        target.stamped,
+    ) != (
         grant.campaign.id,
         grant.unit.code,
         deliverable.id,
         grant.period,
         name,
+        stamped,
     ):
         raise LinkError("文件名不符合要求，请重命名后再上传。")
     return PlannedUpload(key, CONTENT_TYPES[ext], max_bytes, deliverable.id, name)
@@ -108,6 +123,8 @@ class UploadPresigner:
         self._expires_in = expires_in
 
     def presign(self, planned: PlannedUpload) -> dict[str, Any]:
+        # Every form field must match a condition; none allows ``x-amz-meta-*``, so a county cannot carry the
+        # office's filing metadata (``received-at``: domain/office_filing.py) and back-date its own upload.
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,
             Key=planned.key,

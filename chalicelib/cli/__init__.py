@@ -100,7 +100,10 @@ def cmd_submissions(args: argparse.Namespace) -> int:
             print(
                 f"{s['received_at']['local']}  {s['unit']['name']:<6} {s['deliverable']['id']:<18} "
                 f"{s['period']:<8} {STATUS_WORDS.get(s['status'], s['status']):<6} {s['file_name']}"
+                f"{'（盖章扫描件）' if s.get('kind') == 'stamped-scan' else ''}  版本号 {s['version_id']}"
             )
+            for d in s.get("decisions") or ():
+                print(f"    {d['at']} {d['by']} {'予以接收' if d['decision'] == 'accept' else '退回'}：{d['note']}")
     return 0
 
 
@@ -115,8 +118,23 @@ def cmd_upload(args: argparse.Namespace) -> int:
     registry = default_registry()
     campaign = registry.campaign(args.campaign)
     unit = campaign.unit(args.unit) if campaign else None
+    from chalicelib.domain.office_filing import filing_metadata
+    from chalicelib.domain.upload_keys import stamped_upload_key
+
     path = Path(args.file)
-    key = upload_key(args.campaign, unit.code if unit else args.unit, args.deliverable, args.period, path.name)
+    make_key = stamped_upload_key if args.stamped else upload_key
+    key = make_key(args.campaign, unit.code if unit else args.unit, args.deliverable, args.period, path.name)
+    metadata: dict[str, str] = {}
+    if args.received_at is not None or args.note:
+        if campaign is None:
+            print(f"未找到专项活动 {args.campaign}", file=sys.stderr)
+            return 2
+        received = args.received_at
+        if received is not None and received.tzinfo is None:  # the office writes Beijing time
+            received = received.replace(tzinfo=campaign.zone)
+        from chalicelib.domain.timeutil import now_utc
+
+        metadata = filing_metadata(received or now_utc(), args.note or "")
     try:
         resolve_upload_key(registry, key)
     except UploadKeyError as exc:
@@ -124,8 +142,55 @@ def cmd_upload(args: argparse.Namespace) -> int:
         return 2
     config = settings()
     s3 = boto3.client("s3", region_name=config.region)
-    version = s3.put_object(Bucket=config.bucket_name, Key=key, Body=path.read_bytes())["VersionId"]
+    # Office credentials put directly, with the filing as user metadata (domain/office_filing.py); a county's
+    # presigned POST cannot carry x-amz-meta-* (its policy allows no such field).
+    version = s3.put_object(Bucket=config.bucket_name, Key=key, Body=path.read_bytes(), Metadata=metadata)["VersionId"]
     print(f"s3://{config.bucket_name}/{key}  version {version}")
+    return 0
+
+
+def _instant(raw: str) -> Any:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"“{raw}”不是有效的时间，应如 2023-05-19T16:30+08:00") from exc
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """The office's decision from the command line: exactly what the API route does."""
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.dynamo_store import default_store
+    from chalicelib.adapters.mail import sender_from_settings
+    from chalicelib.adapters.objects import ObjectStore
+    from chalicelib.config import settings
+    from chalicelib.domain.decisions import DecisionError, checked_request
+    from chalicelib.domain.registry import default_registry
+    from chalicelib.domain.timeutil import now_utc
+    from chalicelib.services.decisions import DecisionContext, decide
+
+    config = settings()
+    ctx = DecisionContext(
+        registry=default_registry(),
+        store=default_store(),
+        objects=ObjectStore(client("s3", config.region)),
+        mail=sender_from_settings(config),
+        max_upload_bytes=config.max_upload_bytes,
+    )
+    try:
+        decision, note = checked_request({"decision": args.decision, "note": args.note})
+        outcome = decide(ctx, args.campaign, args.unit, args.version, decision, note, args.by, now_utc())
+    except DecisionError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(outcome.as_json())
+    else:
+        word = "予以接收" if decision == "accept" else "退回"
+        done = f"已{word}" if outcome.changed else f"此前已{word}，未作改动"
+        current = outcome.pointer.current_version or "无"
+        print(f"{done}：版本 {args.version}，现行有效版本 {current}，告知邮件 {outcome.notice}")
     return 0
 
 
@@ -387,7 +452,26 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--unit", required=True, help="code or name, e.g. 140981 or 原平市")
     upload.add_argument("--deliverable", required=True, help="e.g. issue-list")
     upload.add_argument("--period", required=True, help="e.g. 2023-05, setup or final")
+    upload.add_argument(
+        "--received-at",
+        type=_instant,
+        help="when the unit's emailed file really arrived, e.g. 2023-05-19T16:30+08:00 (the board judges by it)",
+    )
+    upload.add_argument("--note", help="the office's note, e.g. 邮件报送")
+    upload.add_argument(
+        "--stamped", action="store_true", help="a stamped scan (盖章扫描件, PDF) beside the deliverable"
+    )
     upload.set_defaults(run=cmd_upload)
+
+    decide = sub.add_parser("decide", help="the office accepts a rejected upload or returns (退回) an accepted one")
+    decide.add_argument("--campaign", default="xinzhou-2023")
+    decide.add_argument("--unit", required=True, help="code or name, e.g. 140981 or 原平市")
+    decide.add_argument("--version", required=True, help="the upload's version id (cli submissions shows it)")
+    decide.add_argument("--decision", required=True, choices=("accept", "return"))
+    decide.add_argument("--note", required=True, help="why (the unit reads it)")
+    decide.add_argument("--by", default=os.environ.get("USER") or "operator", help="who decides (default: $USER)")
+    decide.add_argument("--json", action="store_true")
+    decide.set_defaults(run=cmd_decide)
 
     sweep = sub.add_parser("sweep", help="daily sweep: reminders, overdue notices, escalations, digests (催报)")
     sweep.add_argument("--campaign", default=None, help="campaign id (default: every campaign)")

@@ -42,3 +42,26 @@ def is_office_token(header: str | None, hashes: Iterable[str]) -> bool:
     # Compare against every hash so the time taken does not tell which one was close.
     matches = [hmac.compare_digest(presented, digest) for digest in hashes]
     return any(matches)
+
+
+# --- issue 14: who decided ----------------------------------------------------------------------------
+
+UNNAMED_TOKEN = "office"  # noqa: S105 (a name for a token without one, not a secret)
+
+
+def office_token_name(header: str | None, raw: str) -> str | None:
+    """The name configured for the presented token (``name:digest`` in ``OFFICE_TOKEN_SHA256``), or
+    ``office`` for a digest configured without a name; None when the token is not an office token.
+
+    The name is what the office's decisions are recorded under: whoever holds that token."""
+    token = bearer_token(header)
+    if token is None:
+        return None
+    presented = token_digest(token)
+    found: str | None = None
+    for entry in raw.split(","):
+        name, _, digest = entry.strip().rpartition(":")
+        digest = digest.strip().lower()
+        if len(digest) == 64 and hmac.compare_digest(presented, digest) and found is None:
+            found = name.strip() or UNNAMED_TOKEN
+    return found

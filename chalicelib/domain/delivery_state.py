@@ -53,7 +53,8 @@ class Pointer:
         """The latest upload (as of then) was rejected and no version was ever accepted."""
         return (
             not self.accepted_by(as_of)
-            and self.latest_status == SubmissionStatus.REJECTED
+            # 退回 (the office returned it, issue 14) is owed again exactly as a rejection is
+            and self.latest_status in (SubmissionStatus.REJECTED, SubmissionStatus.RETURNED)
             and self.latest_received_at is not None
             and self.latest_received_at <= as_of
             and self.latest_submission_sk is not None

@@ -17,6 +17,7 @@ class SubmissionStatus(StrEnum):
     REJECTED = "rejected"
     RECEIVED = "received"  # a deliverable with no content checks yet
     RECEIVED_FOR_REVIEW = "received-for-review"  # a report: a person reads it
+    RETURNED = "returned"  # 退回: the office sent back what the checker accepted (issue 14, decided status only)
 
 
 # What counts as a delivered version: the delivery pointer moves to these, and only these.

@@ -22,6 +22,7 @@ STATUS_LABELS: dict[str, str] = {
     "accepted-with-warnings": "已通过核验（有提示）",
     SubmissionStatus.RECEIVED_FOR_REVIEW: "已接收，待人工审阅",
     SubmissionStatus.REJECTED: "未通过核验，请修改后重新上传",
+    SubmissionStatus.RETURNED: "已被市专项办退回，请修改后重新上传",
 }
 
 # A submission's status in two or five characters, for people (CLI, archive index); JSON keeps the English id.
@@ -30,6 +31,7 @@ STATUS_WORDS: dict[str, str] = {
     SubmissionStatus.ACCEPTED: "通过",
     SubmissionStatus.REJECTED: "未通过",
     SubmissionStatus.RECEIVED_FOR_REVIEW: "待人工审阅",
+    SubmissionStatus.RETURNED: "已退回",
 }
 
 SUBJECT_VERDICTS: dict[str, str] = {
@@ -51,6 +53,9 @@ class Receipt:
     row_count: int | None = None
     # The unit's own signed upload link, valid to the end of chasing: what "upload again" points to.
     upload_link: str | None = None
+    # Filed by the office for the unit (issue 14): when it really went into the system, and the office's note.
+    filed_at: datetime | None = None
+    office_note: str | None = None
 
 
 def _human_size(size: int) -> str:
@@ -76,14 +81,29 @@ def compose_receipt(receipt: Receipt, message_id: str, office_name: str) -> Outg
     period = period_label(t.period)
     status = STATUS_LABELS.get(receipt.status, receipt.status)
     verdict = SUBJECT_VERDICTS.get(receipt.status, "已收到")
+    material = t.deliverable.name
+    if t.stamped:  # a stamped scan is archived beside the material, not checked as one (issue 14)
+        material += "盖章扫描件"
+        if receipt.status == SubmissionStatus.ACCEPTED:
+            status = verdict = "已存档"
     # The file name is the unit's text: a line break of any kind in it would break the Subject header.
-    subject = header_safe(f"【专项整治】{t.unit.name}：{period}{t.deliverable.name}{verdict}（{t.file_name}）")
+    subject = header_safe(f"【专项整治】{t.unit.name}：{period}{material}{verdict}（{t.file_name}）")
     facts = [
         ("填报单位", f"{t.unit.name}（{t.unit.code}）"),
-        ("材料", t.deliverable.name),
+        ("材料", material),
         ("期次", period),
         ("文件名", t.file_name),
         ("收到时间", local_time_text(receipt.received_at, t.campaign)),
+        *(
+            [
+                (
+                    "市专项办代为上传",
+                    f"{local_time_text(receipt.filed_at, t.campaign)} {receipt.office_note or ''}".strip(),
+                )
+            ]
+            if receipt.filed_at
+            else []
+        ),
         ("文件大小", _human_size(receipt.size)),
         ("SHA-256", receipt.sha256),
         ("版本号", receipt.version_id),
@@ -171,6 +191,80 @@ def compose_refused_receipt(refused: RefusedKeyNotice, message_id: str, office_n
         *(f"<p>{escape(a)}</p>" for a in advice),
         f"<p>—— {escape(office_name)}</p>",
     ]
+    recipients = tuple(c.email for c in (unit.liaisons or unit.contacts))
+    return OutgoingMail(
+        to=recipients, subject=subject, text="\n".join(lines), html="\n".join(html), message_id=message_id
+    )
+
+
+# --- issue 14: the office's decision on an upload ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionNotice:
+    campaign: Campaign
+    unit: Unit
+    deliverable_name: str
+    period: str
+    file_name: str
+    version_id: str
+    received_at: datetime
+    decision: str  # "accept" | "return"
+    note: str
+    decided_at: datetime
+    overridden: tuple[str, ...] = ()
+    row_count: int | None = None
+
+
+def compose_decision_notice(notice: DecisionNotice, message_id: str, office_name: str) -> OutgoingMail:
+    """Tells the unit, once, what the office decided on one of its uploads and why."""
+    campaign, unit = notice.campaign, notice.unit
+    period = period_label(notice.period)
+    accepted = notice.decision == "accept"
+    verdict = "经市专项办复核予以接收" if accepted else "被市专项办退回，请修改后重新上传"
+    subject = f"【专项整治】{unit.name}：{period}{notice.deliverable_name}{verdict}（{notice.file_name}）"
+    source = (
+        f"根据《全市交通运输执法领域突出问题专项整治工作实施方案》（{campaign.document_number}），"
+        if (campaign.document_number)
+        else ""
+    )
+    if accepted:
+        opening = f"{source}市专项办对贵单位上传的下列材料进行了人工复核，决定予以接收，视为按收到时间报送。" + (
+            "系统核验时提示的问题经复核不影响接收，无需重新上传。" if notice.overridden else ""
+        )
+    else:
+        opening = (
+            f"{source}市专项办对贵单位上传的下列材料进行了人工复核，决定退回，该版本不再计入报送。"
+            "请按下列理由修改后，通过本单位上传链接重新上传。"
+        )
+    facts = [
+        ("填报单位", f"{unit.name}（{unit.code}）"),
+        ("材料", notice.deliverable_name),
+        ("期次", period),
+        ("文件名", notice.file_name),
+        ("收到时间", local_time_text(notice.received_at, campaign)),
+        ("版本号", notice.version_id),
+        ("复核结果", "予以接收" if accepted else "退回"),
+        ("复核时间", local_time_text(notice.decided_at, campaign)),
+        ("理由", notice.note),
+    ]
+    if accepted and notice.row_count is not None:
+        facts.append(("入库条目", f"{notice.row_count} 条"))
+    lines = [f"{unit.addressee}：", "", opening, ""]
+    lines += [f"{label}：{value}" for label, value in facts]
+    if notice.overridden:
+        lines += ["", "经复核不影响接收的核验提示："]
+        lines += [f"{i}. {m}" for i, m in enumerate(notice.overridden, 1)]
+    lines += ["", f"—— {office_name}", "（本邮件由系统自动发送，请勿直接回复。）"]
+    rows = "\n".join(f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    html = [
+        f"<p>{escape(unit.addressee)}：</p><p>{escape(opening)}</p>",
+        f"<table border='1' cellpadding='4' cellspacing='0'>{rows}</table>",
+    ]
+    if notice.overridden:
+        items = "".join(f"<li>{escape(m)}</li>" for m in notice.overridden)
+        html.append(f"<h3>经复核不影响接收的核验提示</h3><ol>{items}</ol>")
+    html.append(f"<p>—— {escape(office_name)}</p>")
     recipients = tuple(c.email for c in (unit.liaisons or unit.contacts))
     return OutgoingMail(
         to=recipients, subject=subject, text="\n".join(lines), html="\n".join(html), message_id=message_id

@@ -341,3 +341,45 @@ class CampaignStore(Protocol):
     def unsent_notices(self, campaign_id: str, scope: str, since: datetime) -> list[NoticeRecord]:
         """Notices of one scope created since ``since`` still pending, failed or mid-send."""
         ...
+
+    # --- issue 14: office decisions ----------------------------------------------------------------
+    def record_decision(self, decision: OfficeDecision) -> bool:
+        """Write the decision unless one with its (unit, submission, sequence) exists; True when written."""
+        ...
+
+    def unit_decisions(self, campaign_id: str, unit_code: str) -> list[OfficeDecision]:
+        """Every decision on the unit's submissions (one Query), oldest first within a submission."""
+        ...
+
+    def replace_delivery(self, pointer: DeliveryPointer, expected_latest_order: str | None) -> bool:
+        """Overwrite the pointer with one recomputed from the decided history, only if its ``latest_order``
+        is still ``expected_latest_order`` (None: no pointer yet): an upload recorded meanwhile wins, and the
+        caller recomputes. True when written."""
+        ...
+
+
+# --- issue 14: office decisions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfficeDecision:
+    """The office's decision on one submission: accept what the checker rejected, or return (退回) what it
+    accepted. Decisions are never edited; the newest decision on a submission is its decided status."""
+
+    campaign: str
+    unit: str
+    deliverable: str
+    period: str
+    submission_ref: str
+    version_id: str
+    sequence: int  # 1, 2, … per submission: the natural key that makes a repeated request a no-op
+    decision: str  # "accept" | "return"
+    note: str
+    decided_by: str
+    decided_at: datetime
+    row_count: int | None = None  # accept: rows written for the version
+    overridden: tuple[str, ...] = ()  # accept: the checker's error messages the office overrode
+
+    @property
+    def key(self) -> str:
+        return f"DEC#{self.submission_ref}#{self.sequence:04d}"

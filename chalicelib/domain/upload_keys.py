@@ -25,6 +25,8 @@ class UploadTarget:
     deliverable: Deliverable
     period: str
     file_name: str
+    # A stamped scan (盖章扫描件) filed beside the deliverable: ``…/{period}/盖章/{file}.pdf`` (issue 14).
+    stamped: bool = False
 
     @property
     def extension(self) -> str:
@@ -67,10 +69,22 @@ def _refuse_invisible_characters(key: str, file_name: str) -> None:
         raise UploadKeyError("KEY_INVISIBLE_CHARACTER", reason)
 
 
+# --- issue 14: a stamped scan beside its deliverable ---------------------------------------------------
+STAMPED_FOLDER = "盖章"
+STAMPED_FORMATS = ("pdf",)
+
+
+def stamped_upload_key(campaign_id: str, unit_code: str, deliverable_id: str, period: str, file_name: str) -> str:
+    return upload_key(campaign_id, unit_code, deliverable_id, period, f"{STAMPED_FOLDER}/{file_name}")
+
+
 def resolve_upload_key(registry: Registry, key: str) -> UploadTarget:
     """Resolve a decoded object key, or raise ``UploadKeyError`` naming the problem."""
     parts = key.split("/")
     expected = "uploads/活动编号/单位代码/材料类型/期次/文件名"
+    stamped = len(parts) == 7 and parts[5] == STAMPED_FOLDER
+    if stamped:  # the scan's own folder under the deliverable's period; otherwise the same rules
+        parts = [*parts[:5], parts[6]]
     if len(parts) != 6 or parts[0] != PREFIX:
         raise UploadKeyError(
             "KEY_SHAPE", f"文件路径“{key}”不符合规定格式，应为 {expected}，请通过系统提供的上传链接重新上传。"
@@ -111,7 +125,15 @@ def resolve_upload_key(registry: Registry, key: str) -> UploadTarget:
             f"{deliverable.name}没有“{period}”这一期，可报送的期次为：{'、'.join(periods)}。",
             campaign.id,
         )
-    return UploadTarget(campaign=campaign, unit=unit, deliverable=deliverable, period=period, file_name=file_name)
+    if stamped and file_name.rsplit(".", 1)[-1].lower() not in STAMPED_FORMATS:
+        raise UploadKeyError(
+            "STAMPED_NOT_PDF",
+            f"盖章扫描件“{file_name}”应为 PDF 文件，请将盖章页扫描为 PDF 后重新上传。",
+            campaign.id,
+        )
+    return UploadTarget(
+        campaign=campaign, unit=unit, deliverable=deliverable, period=period, file_name=file_name, stamped=stamped
+    )
 
 
 @dataclass(frozen=True)

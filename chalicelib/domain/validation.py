@@ -23,6 +23,8 @@ class Verdict:
     warnings: tuple[Finding, ...] = ()
     rows: tuple[dict[str, Any], ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    # Rows the checker could read even when the file is rejected: what the office's accept writes (issue 14).
+    readable_rows: tuple[dict[str, Any], ...] = ()
 
 
 def rejected(*errors: Finding) -> Verdict:
@@ -114,12 +116,20 @@ def check_file(campaign: Campaign, deliverable: Deliverable, unit: Unit | None, 
             warnings=warnings,
             rows=tuple(table.rows) if table.accepted else (),
             details={"header": table.header},
+            readable_rows=tuple(table.rows),
         )
     if has_report_template(deliverable.id):
         from chalicelib.domain.reports import validate_report  # docx / pdf readers load only when needed
 
         report = validate_report(data, file_name, deliverable.id)
-        return Verdict(report.status, report.errors, report.warnings, rows=report.rows, details=report.details)
+        return Verdict(
+            report.status,
+            report.errors,
+            report.warnings,
+            rows=report.rows,
+            details=report.details,
+            readable_rows=tuple(report.rows),
+        )
     return Verdict(SubmissionStatus.RECEIVED)
 
 

@@ -284,7 +284,32 @@ def unit_page(session: Session) -> Response:
         deadline = next((d for d in answer["deadlines"] if d["id"] == wanted), None)
         if deadline is not None:
             submissions = [s for s in submissions if s["period"] == deadline["period"]]
-    return _html(f"{unit.name} · 报送材料", unit_body(unit.name, entries, submissions), here="board", session=session)
+    from chalicelib.domain.console_session import csrf_token
+
+    body = unit_body(unit.name, entries, submissions, csrf_token(session, _key()), unit.code)
+    return _html(f"{unit.name} · 报送材料", body, here="board", session=session)
+
+
+@office_console.route("/decision", methods=["POST"], content_types=[FORM])
+@signed_in
+@csrf_checked
+def decide_version(session: Session, form: dict[str, str]) -> Response:
+    """Accept or return one version from the unit page (issue 14), then back to that page."""
+    from urllib.parse import urlencode
+
+    from chalicelib.domain.decisions import DecisionError, checked_request
+    from chalicelib.services.decisions import CONSOLE_DECIDER, decide, default_context
+
+    campaign = _campaign()
+    try:
+        decision, note = checked_request({"decision": form.get("decision"), "note": form.get("note", "")})
+        decide(
+            default_context(), campaign.id, form.get("unit", ""), form.get("version", ""), decision, note,
+            CONSOLE_DECIDER, _now(),
+        )  # fmt: skip
+    except DecisionError as exc:
+        return _office_error(exc)
+    return _redirect("/office/unit?" + urlencode({"unit": form.get("unit", "")}))
 
 
 @office_console.route("/download", methods=["GET"])

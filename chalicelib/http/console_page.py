@@ -32,6 +32,7 @@ STATUS_TEXT = {
     "rejected": "未通过",
     "received": "已接收",
     "received-for-review": "待人工审阅",
+    "returned": "已退回",
 }
 NAV = (
     ("board", "报送看板", "/office"),
@@ -168,8 +169,37 @@ def _findings(title: str, findings: Sequence[Mapping[str, Any]]) -> str:
     return f"<p><b>{title}</b></p><table><tr><th>行</th><th>列/部分</th><th>代码</th><th>说明</th></tr>{rows}</table>"
 
 
+def decision_forms(unit_code: str, s: Mapping[str, Any], csrf: str) -> str:
+    """The office's decisions on one version (issue 14): what was decided, and a form to accept or return it."""
+    history = "".join(
+        f"<li>{esc(d['at'])} {esc(d['by'])} <b>{'予以接收' if d['decision'] == 'accept' else '退回'}</b>"
+        f"：{esc(d['note'])}"
+        + (f"（经复核不影响接收的核验提示 {len(d['overridden'])} 项）" if d.get("overridden") else "")
+        + "</li>"
+        for d in s.get("decisions") or ()
+    )
+    shown = f'<ol class="decisions">{history}</ol>' if history else ""
+    if s.get("kind") == "stamped-scan" or not csrf:
+        return shown
+    # Offer what would change something: accept what stands rejected or returned, return what stands accepted.
+    action, label = ("return", "退回") if s["status"] in ("accepted", "received-for-review") else ("accept", "予以接收")
+    return shown + (
+        f'<form class="decision" method="post" action="/office/decision">'
+        f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
+        f'<input type="hidden" name="unit" value="{esc(unit_code)}">'
+        f'<input type="hidden" name="version" value="{esc(s.get("version_id") or "")}">'
+        f'<input type="hidden" name="decision" value="{action}">'
+        f'<label>理由（将告知填报单位）<input name="note" required maxlength="500"></label>'
+        f'<button type="submit">{label}</button></form>'
+    )
+
+
 def unit_body(
-    unit_name: str, deadline_entries: Sequence[Mapping[str, Any]], submissions: Sequence[Mapping[str, Any]]
+    unit_name: str,
+    deadline_entries: Sequence[Mapping[str, Any]],
+    submissions: Sequence[Mapping[str, Any]],
+    csrf: str = "",
+    unit_code: str = "",
 ) -> str:
     standing = ""
     if deadline_entries:
@@ -188,12 +218,14 @@ def unit_body(
             key=s["object_key"], version=s.get("version_id") or "", name=s["file_name"]
         )
         items.append(
-            f'<section class="submission"><h2>{esc(s["deliverable"]["name"])} · {esc(s["period_label"])}</h2>'
+            f'<section class="submission"><h2>{esc(s["deliverable"]["name"])} · {esc(s["period_label"])}'
+            f"{'（盖章扫描件）' if s.get('kind') == 'stamped-scan' else ''}</h2>"
             f'<p>文件：<a class="download" href="{esc(download)}">{esc(s["file_name"])}</a>　'
             f"状态：<b>{esc(STATUS_TEXT.get(s['status'], s['status']))}</b>　"
             f"接收时间：{esc(s['received_at']['local'])}</p>"
             f'<p class="muted">版本 {esc(s.get("version_id") or "")} · SHA-256 {esc(s.get("sha256") or "")[:16]}…</p>'
-            f"{_findings('错误', s.get('errors') or [])}{_findings('提示', s.get('warnings') or [])}</section>"
+            f"{_findings('错误', s.get('errors') or [])}{_findings('提示', s.get('warnings') or [])}"
+            f"{decision_forms(unit_code, s, csrf)}</section>"
         )
     listing = "".join(items) or "<section><p>该单位尚未上传任何材料。</p></section>"
     return f'<p class="muted">{esc(unit_name)}</p>{standing}{listing}'

@@ -216,6 +216,7 @@ def county_presign(token: str) -> Response:
             body.get("file_name"),
             body.get("size"),
             settings().max_upload_bytes,
+            stamped=body.get("stamped") is True,
         )
     except LinkError as exc:
         return _json_error(exc)

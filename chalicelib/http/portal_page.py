@@ -14,6 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from chalicelib.domain.decisions import DECISION_WORDS
 from chalicelib.domain.receipts import STATUS_LABELS
 from chalicelib.domain.timeutil import cn_date
 
@@ -128,6 +129,13 @@ def _received_text(item: Mapping[str, Any]) -> str:
 def render_submission(item: Mapping[str, Any], current_version: str | None) -> str:
     status = str(item.get("status", ""))
     current = '<span class="current">现行有效版本</span>' if item.get("version_id") == current_version else ""
+    if item.get("kind") == "stamped-scan":  # filed beside the deliverable, never its version (issue 14)
+        current = '<span class="stamped">盖章扫描件</span>'
+    decided = "".join(
+        f'<div class="decision">市专项办复核：{esc(DECISION_WORDS.get(d.get("decision", ""), ""))}'
+        f"（{esc(d.get('note', ''))}）</div>"
+        for d in item.get("decisions") or ()
+    )
     return (
         f'<article class="submission" id="v-{esc(item.get("version_id", ""))}" data-status="{esc(status)}">'
         f"<div><strong>{esc(item.get('file_name', ''))}</strong>{current}</div>"
@@ -136,6 +144,7 @@ def render_submission(item: Mapping[str, Any], current_version: str | None) -> s
         + "</div>"
         f'<div>核验结果：<span class="status status-{esc(status)}">'
         f"{esc(STATUS_LABELS.get(status, status))}</span></div>"
+        + decided
         + _findings_table("errors", "须修改的问题", item.get("errors") or ())
         + _findings_table("warnings", "提示（不影响通过）", item.get("warnings") or ())
         + "</article>"
@@ -173,7 +182,7 @@ def _picker(view: PortalView) -> str:
         choose = f'<label>材料类型：<select id="deliverable" name="deliverable">{options}</select></label><br>'
     else:
         choose = ""
-    formats = sorted({ext for d in view.deliverables for ext in d.formats})
+    formats = sorted({"pdf", *(ext for d in view.deliverables for ext in d.formats)})  # pdf: a stamped scan
     accept = ",".join(f".{ext}" for ext in formats)
     return (
         f'<form id="upload-form">{choose}'
@@ -181,6 +190,9 @@ def _picker(view: PortalView) -> str:
         '<div class="picker"><label for="file" class="pick" id="pick">选择文件</label>'
         f'<input type="file" id="file" name="file" accept="{esc(accept)}" class="hidden-input">'
         '<span id="file-name" class="muted">尚未选择文件</span></div>'
+        # A stamped scan (盖章扫描件, PDF) goes beside the material, never replacing it (issue 14).
+        '<label><input type="checkbox" id="stamped" name="stamped"> '
+        "这是盖章扫描件（PDF），与上传的材料一并存档</label><br>"
         '<button type="submit" id="upload-button">上传</button></form>'
         f'<p class="muted">单个文件不超过 {view.max_bytes / 1048576:.0f} MB。同一材料可多次上传，每次都会留存并核验，'
         "以最后一次通过核验的文件为准。上传后本页会显示核验结果，同时发送回执邮件。</p>"
@@ -251,6 +263,8 @@ SCRIPT = """
       say("正在准备上传……");
       var request = {file_name: file.name, size: file.size};
       if (choice) { request.deliverable = choice.value; }
+      var stamped = document.getElementById("stamped");
+      if (stamped && stamped.checked) { request.stamped = true; }
       var pr = await fetch(here("/presign"), {
         method: "POST", credentials: "omit",
         headers: {"Content-Type": "application/json"}, body: JSON.stringify(request)

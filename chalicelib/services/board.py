@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.domain.deadlines import Deadline
 from chalicelib.domain.delivery_state import Pointer, delivery_state
+from chalicelib.domain.findings import ACCEPTED_STATUSES
 from chalicelib.domain.notice_policy import DeliveryState
 from chalicelib.domain.packages import PackageStatus, evaluate_package, package_pieces, required_parts
 from chalicelib.domain.registry import Campaign
@@ -35,7 +36,12 @@ class TableReads:
 
 def _rejection_messages(store: CampaignStore, campaign_id: str, unit_code: str, ref: str) -> tuple[str, ...]:
     submission = store.get_submission(campaign_id, unit_code, ref)
-    return tuple(f.message for f in submission.errors) if submission is not None else ()
+    if submission is None:
+        return ()
+    if submission.status in ACCEPTED_STATUSES:  # the office returned it (issue 14): its reason is the message
+        returned = [d for d in store.unit_decisions(campaign_id, unit_code) if d.submission_ref == ref]
+        return tuple(f"市专项办退回“{submission.file_name}”：{d.note}" for d in returned[-1:])
+    return tuple(f.message for f in submission.errors)
 
 
 def _fetch_rejections(store: CampaignStore, campaign_id: str, keys: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:

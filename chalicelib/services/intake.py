@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger
 
 from chalicelib.adapters import metrics
 from chalicelib.adapters.mail import MailSender
 from chalicelib.adapters.objects import FetchedObject, ObjectStore
+from chalicelib.domain.decisions import STAMPED_DETAIL, decided_uploads, decisions_by_ref, newest_per_file, tagged
 from chalicelib.domain.findings import Finding, SendOutcome, SubmissionStatus
+from chalicelib.domain.office_filing import read_filing
 from chalicelib.domain.outgoing import NoticeKey
 from chalicelib.domain.receipts import Receipt, RefusedKeyNotice, compose_receipt, compose_refused_receipt
 from chalicelib.domain.registry import Registry
 from chalicelib.domain.s3_events import ObjectRef
 from chalicelib.domain.store import NULL_VERSION, CampaignStore, DeliveryEvent, RefusedUpload, SubmissionRecord
-from chalicelib.domain.timeutil import iso_local, now_utc
+from chalicelib.domain.timeutil import iso_local, iso_utc, now_utc
 from chalicelib.domain.upload_keys import UploadKeyError, UploadTarget, refused_key_owner, resolve_upload_key
 from chalicelib.domain.validation import Verdict, check_envelope, rejected
 from chalicelib.services.checking import check_bounded
@@ -107,7 +109,28 @@ class IntakeOutcome:
     notice: str | None = None
 
 
+def _check_stamped(target: UploadTarget, size: int, data: bytes | None, max_bytes: int) -> Verdict:
+    """A stamped scan is archived beside its deliverable, never read for content: a real PDF of sane size."""
+    envelope = tuple(
+        f
+        for f in check_envelope(target.deliverable, target.file_name, size, max_bytes)
+        if f.code != "FORMAT_NOT_ACCEPTED"
+    )
+    if envelope or data is None:
+        return rejected(*envelope)
+    if data.lstrip()[:5] != b"%PDF-":
+        return rejected(
+            Finding(
+                "STAMPED_NOT_PDF",
+                f"盖章扫描件“{target.file_name}”不是有效的 PDF 文件，请将盖章页扫描或另存为 PDF 后重新上传。",
+            )
+        )
+    return Verdict(SubmissionStatus.ACCEPTED)
+
+
 def _check(target: UploadTarget, size: int, data: bytes | None, max_bytes: int) -> Verdict:
+    if target.stamped:
+        return _check_stamped(target, size, data, max_bytes)
     envelope = check_envelope(target.deliverable, target.file_name, size, max_bytes)
     if envelope or data is None:
         return rejected(*envelope)
@@ -119,7 +142,19 @@ def _check(target: UploadTarget, size: int, data: bytes | None, max_bytes: int) 
 def submission_record(
     target: UploadTarget, ref: ObjectRef, version_id: str, fetched: FetchedObject, verdict: Verdict
 ) -> SubmissionRecord:
-    """What is recorded of one object version: where it came from, its fingerprint, the verdict."""
+    """What is recorded of one object version: where it came from, its fingerprint, the verdict.
+
+    An object the office filed for a unit (``cli upload --received-at``) is recorded as received when the
+    unit's email arrived, with the real upload time and the office's note in ``details``."""
+    filing = read_filing(fetched.metadata, ref.event_time, target.campaign)
+    received_at = filing.received_at if filing else ref.event_time
+    details = dict(verdict.details)
+    warnings = tuple(verdict.warnings)
+    if filing is not None:
+        details["office_filing"] = {"uploaded_at": iso_utc(filing.uploaded_at), "note": filing.note}
+        warnings += (filing.warning,) if filing.warning else ()
+    if target.stamped:
+        details[STAMPED_DETAIL] = True
     return SubmissionRecord(
         campaign=target.campaign.id,
         unit=target.unit.code,
@@ -134,13 +169,13 @@ def submission_record(
         size=fetched.size,
         sha256=fetched.sha256,
         etag=fetched.etag,
-        received_at=ref.event_time,
-        received_at_local=iso_local(ref.event_time, target.campaign.zone),
+        received_at=received_at,
+        received_at_local=iso_local(received_at, target.campaign.zone),
         status=verdict.status,
         errors=tuple(verdict.errors),
-        warnings=tuple(verdict.warnings),
+        warnings=warnings,
         row_count=len(verdict.rows) if verdict.status == SubmissionStatus.ACCEPTED else None,
-        details=dict(verdict.details),
+        details=details,
         updated_at=now_utc(),
     )
 
@@ -169,6 +204,49 @@ def _send_receipt(
         logger.exception("receipt could not be composed")
         return SendOutcome.ERROR
     return send_once(store, key, "receipt", mail, sender)
+
+
+def _cases_with_other_files(
+    store: CampaignStore, target: UploadTarget, submission: SubmissionRecord, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """典型案例 add up across files (three uploads = three cases; the same file name again replaces itself):
+    the other files' own rows (their newest accepted version each), then this file's."""
+    from chalicelib.services.decisions import deadline_records, union_rows
+
+    c, u, d, p = target.campaign.id, target.unit.code, target.deliverable.id, target.period
+    uploads = decided_uploads(deadline_records(store, c, u, d, p), decisions_by_ref(store.unit_decisions(c, u)))
+    others = [f for f in newest_per_file(uploads) if f.record.file_name != submission.file_name]
+    return union_rows(store, c, u, d, p, others) + tagged(rows, submission.file_name, submission.version_id)
+
+
+def _record_delivery(
+    store: CampaignStore,
+    target: UploadTarget,
+    submission: SubmissionRecord,
+    version_id: str,
+    row_count: int | None,
+    redelivery: bool,
+) -> None:
+    status: str = submission.status
+    if redelivery:  # the office may have decided on this version since the first delivery: that stands
+        from chalicelib.domain.decisions import decided_status
+
+        mine = decisions_by_ref(store.unit_decisions(target.campaign.id, target.unit.code)).get(submission.ref, [])
+        status = decided_status(submission, mine)
+    store.record_delivery(
+        DeliveryEvent(
+            campaign=target.campaign.id,
+            unit=target.unit.code,
+            deliverable=target.deliverable.id,
+            period=target.period,
+            submission_ref=submission.ref,
+            received_at=submission.received_at,
+            sequencer=submission.sequencer,
+            version_id=version_id,
+            status=status,
+            row_count=row_count,
+        )
+    )
 
 
 def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcome:
@@ -208,24 +286,18 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         metrics.upload_checked(submission.status, validation_ms, object_key=ref.key, version_id=version_id)
 
     # On a redelivery the record decides: the first attempt may have crashed after writing it.
-    if submission.status == SubmissionStatus.ACCEPTED and verdict.status == SubmissionStatus.ACCEPTED:
+    accepted_now = submission.status == SubmissionStatus.ACCEPTED and verdict.status == SubmissionStatus.ACCEPTED
+    row_count = submission.row_count
+    if accepted_now and not target.stamped:
+        rows = list(verdict.rows)
+        if target.deliverable.kind == "case":  # files add up: this version stores the whole set
+            rows = _cases_with_other_files(ctx.store, target, submission, rows)
+            row_count = len(rows)
         ctx.store.write_version_rows(
-            target.campaign.id, target.unit.code, target.deliverable.id, target.period, version_id, verdict.rows
+            target.campaign.id, target.unit.code, target.deliverable.id, target.period, version_id, rows
         )
-    ctx.store.record_delivery(
-        DeliveryEvent(
-            campaign=target.campaign.id,
-            unit=target.unit.code,
-            deliverable=target.deliverable.id,
-            period=target.period,
-            submission_ref=submission.ref,
-            received_at=submission.received_at,
-            sequencer=submission.sequencer,
-            version_id=version_id,
-            status=submission.status,
-            row_count=submission.row_count,
-        )
-    )
+    if not target.stamped:  # a stamped scan never moves the deliverable's pointer
+        _record_delivery(ctx.store, target, submission, version_id, row_count, redelivery=not created)
     # A contacts upload that was just accepted already addresses its own receipt.
     addressed = replace(target, unit=current_contacts(ctx.store, target.campaign, target.unit))
     receipt = Receipt(
@@ -238,6 +310,8 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         errors=submission.errors,
         warnings=submission.warnings,
         row_count=submission.row_count,
+        filed_at=ref.event_time if "office_filing" in submission.details else None,
+        office_note=(submission.details.get("office_filing") or {}).get("note") or None,
         upload_link=(
             unit_upload_link(target.campaign, target.unit, target.deliverable.id, target.period, now_utc())
             if submission.status == SubmissionStatus.REJECTED

@@ -24,14 +24,18 @@ def unit_records(
     """The unit's submissions for the link's deliverables (newest first, ``shown`` of each) and each one's
     current version: per deliverable, one Query on the deadline index narrowed to this unit (never another
     unit's records) and one GetItem of its pointer."""
+    from chalicelib.domain.decisions import decisions_by_ref
     from chalicelib.services.queries import submission_json
 
     campaign, unit = grant.campaign, grant.unit
+    decided = decisions_by_ref(store.unit_decisions(campaign.id, unit.code))  # one Query: the office's rulings
     submissions: dict[str, list[dict[str, Any]]] = {}
     current: dict[str, str | None] = {}
     for deliverable in grant.deliverables:
         page = store.deadline_submissions(campaign.id, deliverable.id, grant.period, unit_code=unit.code, limit=shown)
-        submissions[deliverable.id] = [submission_json(item, campaign) for item in page.items]
+        submissions[deliverable.id] = [
+            submission_json(item, campaign, decided.get(item.ref, ())) for item in page.items
+        ]
         pointer = store.delivery(campaign.id, unit.code, deliverable.id, grant.period)
         current[deliverable.id] = pointer.current_version if pointer else None
     return submissions, current

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from chalicelib.domain.registry import Campaign, Registry, Unit
 from chalicelib.domain.store import (
     CampaignStore,
     InvalidCursorError,
+    OfficeDecision,
     RefusedPage,
     SubmissionFilter,
     SubmissionPage,
@@ -61,8 +62,27 @@ def page_size(raw: str | None) -> int:
     return int(raw)
 
 
-def submission_json(item: SubmissionRecord, campaign: Campaign) -> dict[str, Any]:
+def submission_json(
+    item: SubmissionRecord, campaign: Campaign, decisions: Sequence[OfficeDecision] = ()
+) -> dict[str, Any]:
+    """One upload as the office sees it: ``status`` is the decided status (the office's newest decision, else
+    the checker's verdict, kept as ``checked_status``), with every decision and, for an upload the office
+    filed for a unit, when it really went into the bucket and the office's note."""
+    from chalicelib.domain.decisions import decided_status, is_stamped_scan
+    from chalicelib.services.decisions import decision_json
+
     deliverable = campaign.deliverable(item.deliverable)
+    filing = item.details.get("office_filing")
+    return _submission_fields(item, campaign, deliverable) | {
+        "status": decided_status(item, decisions),
+        "checked_status": item.status,
+        "decisions": [decision_json(d) for d in decisions],
+        "kind": "stamped-scan" if is_stamped_scan(item) else "material",
+        "office_filing": dict(filing) if isinstance(filing, dict) else None,
+    }
+
+
+def _submission_fields(item: SubmissionRecord, campaign: Campaign, deliverable: Any) -> dict[str, Any]:
     return {
         "campaign": item.campaign,
         "unit": {"code": item.unit, "name": item.unit_name},
@@ -178,7 +198,16 @@ def list_submissions(
         )
     else:
         page = _page(lambda c: store.campaign_submissions(campaign.id, limit=size, cursor=c, where=where), cursor)
-    return {"items": [submission_json(item, campaign) for item in page.items], "next_cursor": page.next_cursor}
+    from chalicelib.domain.decisions import decisions_by_ref
+
+    decided: dict[str, list[OfficeDecision]] = {}
+    for unit_code in dict.fromkeys(item.unit for item in page.items):  # one Query per unit on the page
+        decided |= {
+            f"{unit_code}|{ref}": ds
+            for ref, ds in decisions_by_ref(store.unit_decisions(campaign.id, unit_code)).items()
+        }
+    items = [submission_json(item, campaign, decided.get(f"{item.unit}|{item.ref}", ())) for item in page.items]
+    return {"items": items, "next_cursor": page.next_cursor}
 
 
 def list_refused(

@@ -95,7 +95,7 @@ def test_the_county_page_shows_unit_deliverable_and_deadline(link: dict[str, Any
     assert headers["Content-Type"].startswith("text/html")
     assert "五台县" in html and "专项整治事项清单（2023年新问题）" in html and "2023年8月" in html
     assert local_time_text(_due_at()) in html
-    assert 'type="file"' in html and 'accept=".csv,.et,.json,.xls,.xlsx"' in html
+    assert 'type="file"' in html and 'accept=".csv,.et,.json,.pdf,.xls,.xlsx"' in html  # .pdf: a 盖章扫描件 (issue 14)
     # The link is the credential: no caching, no Referer, no framing, scripts only with the page's nonce.
     assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "no-referrer"
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
