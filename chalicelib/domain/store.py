@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.findings import Finding, NoticeStatus, SubmissionStatus
 from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
+from chalicelib.domain.problems import Problem, UnitProblems, id_order
 from chalicelib.domain.timeutil import iso_utc
 
 NULL_VERSION = "null"  # what S3 calls the version of an object in an unversioned bucket
@@ -341,3 +342,101 @@ class CampaignStore(Protocol):
     def unsent_notices(self, campaign_id: str, scope: str, since: datetime) -> list[NoticeRecord]:
         """Notices of one scope created since ``since`` still pending, failed or mid-send."""
         ...
+
+    # --- issue 15: problems (对账销号) ----------------------------------------------------------------
+    def unit_problems(self, campaign_id: str, unit_code: str) -> StoredProblems:
+        """A unit's problems and its aggregate (revision, current versions, id counters, untold actions):
+        one Query on the unit's problem partition."""
+        ...
+
+    def save_problems(self, campaign_id: str, change: ProblemChange) -> int:
+        """Write the changed problems, delete the removed, rewrite the aggregate: committed only when the
+        aggregate's revision is still ``change.expected_revision`` (else ``ProblemConflictError``, nothing
+        of this change committed as current); returns the new revision."""
+        ...
+
+    def get_problem(self, campaign_id: str, problem_id: str) -> Problem | None:
+        """One problem by id (the id names its unit and sort key): one GetItem."""
+        ...
+
+    def problem_aggregates(self, campaign_id: str) -> list[StoredAggregate]:
+        """Every unit's aggregate (counts per aspect, due dates, untold actions): one Query, no problem read."""
+        ...
+
+    def problem_page(
+        self, campaign_id: str, *, where: ProblemFilter | None = None, limit: int, cursor: str | None = None
+    ) -> ProblemPage:
+        """Problems by unit, then id; a page of ``limit`` read items filtered afterwards (as DynamoDB
+        filters), by Query: a unit's partition, a status's index partition, or the campaign's."""
+        ...
+
+
+# --- issue 15: problems (对账销号) --------------------------------------------------------------------
+
+
+class ProblemConflictError(RuntimeError):
+    """Another writer changed the unit's problems since they were read (or is writing them now)."""
+
+
+@dataclass(frozen=True)
+class StoredProblems:
+    state: UnitProblems
+    revision: int  # 0: nothing stored yet
+    untold: tuple[dict[str, Any], ...] = ()  # office actions the unit has not been told about yet
+    writing: bool = False  # a write was claimed and not finished (a crash mid-write, or one in flight)
+
+
+@dataclass(frozen=True)
+class ProblemChange:
+    """One committed change of a unit's problems: the new state and which items it touches."""
+
+    unit: str
+    state: UnitProblems
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    expected_revision: int
+    untold: tuple[dict[str, Any], ...] = ()
+    now: datetime | None = None  # the claim's lease starts here (a crashed writer's claim expires)
+
+
+@dataclass(frozen=True)
+class StoredAggregate:
+    unit: str
+    revision: int
+    aggregate: dict[str, Any]  # ``chalicelib.domain.problems.aggregate``
+    untold: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProblemFilter:
+    unit: str | None = None
+    status: str | None = None
+    aspect: str | None = None
+    deliverable: str | None = None
+
+    def matches(self, problem: Problem) -> bool:
+        return (
+            (self.unit is None or problem.unit == self.unit)
+            and (self.status is None or str(problem.status) == self.status)
+            and (self.aspect is None or problem.aspect == self.aspect)
+            and (self.deliverable is None or problem.deliverable == self.deliverable)
+        )
+
+
+@dataclass(frozen=True)
+class ProblemPage:
+    items: tuple[Problem, ...]
+    next_cursor: str | None
+
+
+def problem_sort_key(problem_id_: str) -> str:
+    """A problem's sort key in its unit's partition: ids in the order they were given."""
+    _, period, seq = id_order(problem_id_)
+    return f"P#{period}#{seq:05d}"
+
+
+def problem_unit(problem_id_: str) -> str:
+    return id_order(problem_id_)[0]
+
+
+PROBLEM_WRITE_LEASE = timedelta(minutes=2)
