@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aws_lambda_powertools import Logger
 from chalice import AuthResponse, BadRequestError, Chalice, Cron, NotFoundError, Response
@@ -171,6 +171,74 @@ def issues_workbook(campaign_id: str) -> Response:
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote('专项整治台账.xlsx')}",
         },
     )
+
+
+PROBLEM_PARAMS = ("unit", "status", "aspect", "flag", "as_of", "limit", "cursor")
+
+
+@app.route("/campaigns/{campaign_id}/problems", methods=["GET"], authorizer=office_token)
+def list_problems(campaign_id: str) -> dict[str, Any]:
+    """对账销号: the campaign's problems with status, flags and history (docs/problems.md)."""
+    from chalicelib.services.problems import list_problems as query
+
+    return _office_query(query, campaign_id, PROBLEM_PARAMS)
+
+
+@app.route("/campaigns/{campaign_id}/problems/counts", methods=["GET"], authorizer=office_token)
+def problem_counts(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.services.problems import problem_counts_board as query
+
+    return _office_query(query, campaign_id, ("as_of",))
+
+
+@app.route("/campaigns/{campaign_id}/problems/{problem_id}", methods=["GET"], authorizer=office_token)
+def get_problem(campaign_id: str, problem_id: str) -> dict[str, Any]:
+    from chalicelib.services.problems import get_problem as query
+
+    return _office_query(lambda r, s, c, **kw: query(r, s, c, unquote(problem_id), **kw), campaign_id, ("as_of",))
+
+
+def _problem_action(campaign_id: str, problem_id: str, action: str) -> Response:
+    from chalicelib.domain.auth import office_token_name
+    from chalicelib.domain.problems import OfficeActionError
+    from chalicelib.domain.timeutil import now_utc
+    from chalicelib.services import problems
+    from chalicelib.services.queries import campaign_or_404
+
+    campaign = _query(campaign_or_404, _registry(), campaign_id)
+    body = _request().json_body if _request().raw_body else {}
+    if not isinstance(body, dict) or not isinstance(body.get("note", ""), str) or len(body.get("note", "")) > 500:
+        raise BadRequestError('请求体应为 JSON 对象：{"note": "说明（500字以内）", "force": false}。')
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise BadRequestError("force 应为 true 或 false。")
+    who = office_token_name(_request().headers.get("authorization"), settings().office_token_sha256)
+    note = body.get("note", "")
+    try:
+        if action == "close":
+            problem = problems.close_problem(
+                _store(), campaign, unquote(problem_id), who=who, note=note, force=force, now=now_utc()
+            )
+        else:
+            problem = problems.reopen_problem(
+                _store(), campaign, unquote(problem_id), who=who, note=note, now=now_utc()
+            )
+    except OfficeActionError as exc:
+        status = 404 if exc.code == "PROBLEM_NOT_FOUND" else 409
+        return Response(error_body(status, exc.message, exc.code), status_code=status)
+    return Response(problems.get_problem(_registry(), _store(), campaign_id, problem.id), status_code=200)
+
+
+@app.route("/campaigns/{campaign_id}/problems/{problem_id}/close", methods=["POST"], authorizer=office_token)
+def close_problem(campaign_id: str, problem_id: str) -> Response:
+    """销号 (``force`` for a problem the unit has not reported done); who = the token's name."""
+    return _problem_action(campaign_id, problem_id, "close")
+
+
+@app.route("/campaigns/{campaign_id}/problems/{problem_id}/reopen", methods=["POST"], authorizer=office_token)
+def reopen_problem(campaign_id: str, problem_id: str) -> Response:
+    """问题反弹: a closed or done problem is open again."""
+    return _problem_action(campaign_id, problem_id, "reopen")
 
 
 @app.route("/campaigns/{campaign_id}/cases", methods=["GET"], authorizer=office_token)

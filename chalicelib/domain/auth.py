@@ -42,3 +42,21 @@ def is_office_token(header: str | None, hashes: Iterable[str]) -> bool:
     # Compare against every hash so the time taken does not tell which one was close.
     matches = [hmac.compare_digest(presented, digest) for digest in hashes]
     return any(matches)
+
+
+# --- issue 15: who did an office action ---------------------------------------------------------------
+UNNAMED_OFFICE_TOKEN = "市专项办"  # noqa: S105 (a name, not a secret)
+
+
+def office_token_name(header: str | None, raw: str) -> str:
+    """The name configured with the presented token (``name:digest``), as history's ``who``; an unnamed
+    token is the office itself."""
+    token = bearer_token(header)
+    if token is None:
+        return UNNAMED_OFFICE_TOKEN
+    presented = token_digest(token)
+    for entry in raw.split(","):
+        name, _, digest = entry.strip().rpartition(":")
+        if hmac.compare_digest(presented, digest.strip().lower()):
+            return name.strip() or UNNAMED_OFFICE_TOKEN
+    return UNNAMED_OFFICE_TOKEN
