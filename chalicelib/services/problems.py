@@ -386,3 +386,17 @@ def problem_counts_board(
                 total[key] = total.get(key, 0) + int(n)
         units.append({"unit": {"code": unit.code, "name": unit.name}, "aspects": aspects, "total": unit_total})
     return {"as_of": day.isoformat(), "units": units, "total": total}
+
+
+# ------------------------------------------------------------------------------------ the worksheet
+
+
+def unit_worksheet(store: CampaignStore, campaign: Campaign, unit_code: str, period: str) -> tuple[str, bytes]:
+    """The unit's pre-filled issue list for ``period`` (file name, .xlsx): its problems not yet closed,
+    with 问题编号 and 整改进展; one Query of the unit's problems."""
+    from chalicelib.domain.worksheet import issue_list_worksheet, worksheet_file_name, worksheet_problems
+
+    unit = campaign.unit(unit_code)
+    name = unit.name if unit is not None else unit_code
+    problems = worksheet_problems(store.unit_problems(campaign.id, unit_code).state.problems)
+    return worksheet_file_name(name, period), issue_list_worksheet(problems, name, period)
