@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from chalicelib.domain.ledger import LedgerRow
 from chalicelib.domain.problems import (
     PROBLEM_DELIVERABLES,
     STATUS_LABELS,
@@ -400,3 +401,27 @@ def unit_worksheet(store: CampaignStore, campaign: Campaign, unit_code: str, per
     name = unit.name if unit is not None else unit_code
     problems = worksheet_problems(store.unit_problems(campaign.id, unit_code).state.problems)
     return worksheet_file_name(name, period), issue_list_worksheet(problems, name, period)
+
+
+# ---------------------------------------------------------------------------------------- the ledger
+
+
+def with_problem_status(store: CampaignStore, campaign: Campaign, rows: list[LedgerRow]) -> list[LedgerRow]:
+    """The ledger's rows with 问题编号 and status: which problem each row of a current list is (one Query of
+    the problems per unit in the ledger)."""
+    by_unit: dict[str, dict[tuple[str, int | None], Problem]] = {}
+    for unit_code in dict.fromkeys(r.unit_code for r in rows):
+        by_unit[unit_code] = current_status(store.unit_problems(campaign.id, unit_code).state.problems)
+    found = []
+    for row in rows:
+        problem = by_unit.get(row.unit_code, {}).get((row.version_id, row.row))
+        if problem is None:
+            found.append(row)
+            continue
+        extra = {
+            "problem_id": problem.id,
+            "problem_status": str(problem.status),
+            "problem_status_label": STATUS_LABELS[problem.status],
+        }
+        found.append(replace(row, fields={**row.fields, **extra}))
+    return found

@@ -190,3 +190,39 @@ def test_office_actions_on_unknown_problems(campaign: Campaign) -> None:
         with pytest.raises(OfficeActionError) as refused:
             service.close_problem(store, campaign, pid, who="x", note="", now=T0)
         assert refused.value.code == "PROBLEM_NOT_FOUND"
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def send(self, mail: Any) -> None:
+        self.sent.append(mail)
+
+
+def test_the_unit_is_told_once_of_closed_and_reopened_problems(campaign: Campaign) -> None:
+    from chalicelib.services.sweep import tell_problem_actions
+
+    store = MemoryStore()
+    upload(store, campaign, "2023-05", "may", rows(MAY, **{MAY[0][1]: {"note": "已完成"}}), T0)
+    service.close_problem(store, campaign, f"{UNIT}-2023-05-001", who="督导组", note="现场核实", now=T0)
+    service.reopen_problem(store, campaign, f"{UNIT}-2023-05-001", who="督导组", note="复查反弹", now=T0)
+    outbox = Outbox()
+    first = tell_problem_actions(store, campaign, outbox, as_of=T0 + timedelta(days=1), retry_delays=())
+    assert [i.outcome for i in first] == ["sent"] and len(outbox.sent) == 1
+    [mail] = outbox.sent
+    assert f"{UNIT}-2023-05-001" in mail.text and "已销号" in mail.text and "问题反弹" in mail.text
+    assert "原平市" in mail.subject and mail.to
+    assert tell_problem_actions(store, campaign, outbox, as_of=T0 + timedelta(days=2), retry_delays=()) == []
+    assert len(outbox.sent) == 1
+    # Marking told failed after sending (a crash): the next run finds the notice sent and only marks.
+    service.close_problem(store, campaign, f"{UNIT}-2023-05-002", who="督导组", note="", force=True, now=T0)
+    real = service.mark_told
+    try:
+        service.mark_told = lambda *a, **k: None  # type: ignore[assignment]
+        tell_problem_actions(store, campaign, outbox, as_of=T0 + timedelta(days=3), retry_delays=())
+    finally:
+        service.mark_told = real  # type: ignore[assignment]
+    again = tell_problem_actions(store, campaign, outbox, as_of=T0 + timedelta(days=4), retry_delays=())
+    assert [i.outcome for i in again] == ["already-sent"] and len(outbox.sent) == 2
+    assert service.untold_actions(store, campaign) == {}
