@@ -226,3 +226,21 @@ def test_the_unit_is_told_once_of_closed_and_reopened_problems(campaign: Campaig
     again = tell_problem_actions(store, campaign, outbox, as_of=T0 + timedelta(days=4), retry_delays=())
     assert [i.outcome for i in again] == ["already-sent"] and len(outbox.sent) == 2
     assert service.untold_actions(store, campaign) == {}
+
+
+def test_the_september_package_names_a_dropped_problem(campaign: Campaign) -> None:
+    from chalicelib.domain.deadlines import campaign_deadlines
+    from chalicelib.services.board import package_status
+
+    store = MemoryStore()
+    upload(store, campaign, "2023-05", "may", rows(MAY), T0)
+    # The package's 2023 list carries every May problem but the fifth, and reports the third done.
+    final = rows([p for n, p in enumerate(MAY) if n != 4], **{MAY[2][1]: {"note": "已完成"}})
+    upload(store, campaign, "final", "final-v", final, T0 + timedelta(days=100))
+    [deadline] = [d for d in campaign_deadlines(campaign) if d.package and d.period == "final"]
+    status = package_status(store, campaign, deadline, UNIT)
+    named = [m for m in status.missing if "未列入本期清单" in m]
+    assert len(named) == 1 and f"{UNIT}-2023-05-005" in named[0] and MAY[4][1][:10] in named[0]
+    # Listed again (the clerk adds it back): nothing is missing on its account.
+    upload(store, campaign, "final", "final-v2", rows(MAY), T0 + timedelta(days=101))
+    assert not [m for m in package_status(store, campaign, deadline, UNIT).missing if "未列入本期清单" in m]
