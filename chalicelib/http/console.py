@@ -330,7 +330,8 @@ def ledger(session: Session) -> Response:
     campaign = _campaign()
     params = _params()
     if not params.get("period"):  # issue 15: the problem ledger (one row per problem, 销号 / 问题反弹)
-        cursor = (office_console.current_request.query_params or {}).get("cursor", "")
+        raw: dict[str, str] = dict(office_console.current_request.query_params or {})
+        cursor = raw.get("cursor", "")
         return _problem_ledger(session, campaign, {**params, "cursor": cursor if len(cursor) <= 512 else ""})
     filters = {k: v for k, v in params.items() if k in LEDGER_FILTERS and v}
     try:

@@ -87,7 +87,7 @@ def open_and_closed_by_month(store: CampaignStore, campaign: Campaign) -> tuple[
     problems = [p for p in all_problems(store, campaign.id) if p.deliverable == ISSUE_LIST]
     series: dict[str, list[int]] = {"open": [], "done": [], "closed": []}
     for month in months:
-        tally = Counter()
+        tally: Counter[str] = Counter()
         for problem in problems:
             history = tuple(e for e in problem.history if e.period <= month)
             folded = problem_from_history(problem.id, problem.unit, problem.deliverable, history)
