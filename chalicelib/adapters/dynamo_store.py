@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
@@ -42,8 +42,6 @@ from chalicelib.adapters.models import DeliveryRow as DeliveryRowItem
 from chalicelib.adapters.models import Finding as FindingMap
 from chalicelib.domain.findings import ACCEPTED_STATUSES, Finding, NoticeStatus
 from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
-from chalicelib.domain.problems import Problem, UnitProblems
-from chalicelib.domain.problems import aggregate as problem_aggregate
 from chalicelib.domain.store import (
     PROBLEM_WRITE_LEASE,
     DeliveryEvent,
@@ -66,6 +64,9 @@ from chalicelib.domain.store import (
     problem_unit,
 )
 from chalicelib.domain.timeutil import iso_utc
+
+if TYPE_CHECKING:  # loaded on first use (the problems domain loads the tables package: not for every request)
+    from chalicelib.domain.problems import Problem
 
 REFUSED_PK = "INTAKE#REJECTED"
 
@@ -528,6 +529,8 @@ class DynamoStore:
     # --- issue 15: problems (对账销号) --------------------------------------------------------------
 
     def unit_problems(self, campaign_id: str, unit_code: str) -> StoredProblems:
+        from chalicelib.domain.problems import UnitProblems
+
         problems: list[Problem] = []
         aggregate_item: ProblemAggregateItem | None = None
         # One Query: the aggregate (``AGG``) sorts before the problems (``P#…``); both models read the raw item.
@@ -576,6 +579,8 @@ class DynamoStore:
             for pid in change.removed:
                 batch.delete(ProblemItem(pk, problem_sort_key(pid)))
         # 3. commit: the aggregate the board reads, the untold actions, the lease released
+        from chalicelib.domain.problems import aggregate as problem_aggregate
+
         body = json.dumps(problem_aggregate(change.state), ensure_ascii=False, separators=(",", ":"))
         untold = json.dumps(list(change.untold), ensure_ascii=False, separators=(",", ":"))
         if not _update_if(
@@ -672,6 +677,8 @@ def _problem_item(campaign_id: str, problem: Problem) -> ProblemItem:
 
 
 def _problem(item: ProblemItem) -> Problem:
+    from chalicelib.domain.problems import Problem
+
     return Problem.from_json(json.loads(item.body))
 
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.findings import Finding, NoticeStatus, SubmissionStatus
 from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
-from chalicelib.domain.problems import Problem, UnitProblems, id_order
 from chalicelib.domain.timeutil import iso_utc
+
+if TYPE_CHECKING:  # the problems domain loads the tables package (readers): not for every store user
+    from chalicelib.domain.problems import Problem, UnitProblems
 
 NULL_VERSION = "null"  # what S3 calls the version of an object in an unversioned bucket
 SEQUENCER_WIDTH = 32
@@ -430,13 +432,15 @@ class ProblemPage:
 
 
 def problem_sort_key(problem_id_: str) -> str:
-    """A problem's sort key in its unit's partition: ids in the order they were given."""
-    _, period, seq = id_order(problem_id_)
-    return f"P#{period}#{seq:05d}"
+    """A problem's sort key in its unit's partition (``140981-2023-05-003`` → ``P#2023-05#00003``): ids in
+    the order they were given, as ``chalicelib.domain.problems.id_order`` orders them."""
+    _, _, rest = problem_id_.partition("-")
+    period, _, seq = rest.rpartition("-")
+    return f"P#{period}#{int(seq) if seq.isdigit() else 0:05d}"
 
 
 def problem_unit(problem_id_: str) -> str:
-    return id_order(problem_id_)[0]
+    return problem_id_.partition("-")[0]
 
 
 PROBLEM_WRITE_LEASE = timedelta(minutes=2)
