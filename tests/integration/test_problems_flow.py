@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from infra.local.samples import IssueRow, issue_list_workbook
-from tests.conftest import LOCAL, OFFICE_TOKEN, api_get, dynamo_store, wait_for
+from tests.conftest import LOCAL, OFFICE_TOKEN, api_get, dynamo_store, mails_with_notice_key, wait_for
 
 CAMPAIGN, UNIT, UNIT_NAME = "problems-flow-2023", "140924", "繁峙县"
 ASPECTS = ("“逐利执法”问题", "执法不规范问题", "执法粗暴问题", "执法方式简单僵化问题", "执法“寻租”问题")
@@ -174,6 +174,19 @@ def test_problems_followed_from_may_to_july(system: Any, own_campaign: str) -> N
     assert status == 409 and "强制销号" in refused["Message"]
     status, one = api_get(f"/campaigns/{CAMPAIGN}/problems/{ids[2]}")
     assert status == 200 and one["status"] == "closed" and one["history"] == closed["history"]
+
+    # The unit is told once, by the daily sweep's step, in an email to its liaison (the SMTP sink).
+    from chalicelib.adapters.mail import sender_from_settings
+    from chalicelib.config import settings
+    from chalicelib.services.sweep import tell_problem_actions
+
+    sender = sender_from_settings(settings())
+    [item] = tell_problem_actions(dynamo_store(), campaign, sender, as_of=now_utc())
+    assert item.outcome == "sent"
+    [mail] = wait_for(lambda: mails_with_notice_key(f"C#{CAMPAIGN}#N#problem-actions|{UNIT}#"))
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert ids[2] in text and "已销号" in text and "现场核查，整改到位" in text and UNIT_NAME in mail["Subject"]
+    assert tell_problem_actions(dynamo_store(), campaign, sender, as_of=now_utc()) == []
 
     # Counts for the board equal a recount of the listing.
     status, board = api_get(f"/campaigns/{CAMPAIGN}/problems/counts")
