@@ -346,7 +346,7 @@ def list_problems(
     if flag is not None and flag not in FLAG_CHOICES:
         raise QueryError(f"标记“{flag[:20]}”无效，可选：{'、'.join(FLAG_CHOICES)}。")
     day = _as_of(as_of, campaign.zone)
-    where = ProblemFilter(unit=unit.code if unit else None, status=status, aspect=aspect or None)
+    where = ProblemFilter(unit=unit.code if unit else None, status=status, aspect=canonical_aspect(aspect))
     size = page_size(limit)
     page = _read_page(lambda c: store.problem_page(campaign.id, where=where, limit=size, cursor=c), cursor)
     stubs = unit_state_stubs(store, campaign.id) if page.items else {}
@@ -354,6 +354,20 @@ def list_problems(
     if flag is not None:
         items = [i for i in items if flag in i["flags"]]
     return {"items": items, "next_cursor": page.next_cursor, "as_of": day.isoformat()}
+
+
+def canonical_aspect(text: str | None) -> str | None:
+    """问题方面 as the lists store it (the checker writes the canonical name): 逐利执法, “逐利执法”问题 and
+    1.逐利执法问题 all name “逐利执法”问题, in either list's aspects; text naming none is kept as typed."""
+    if not text:
+        return None
+    from chalicelib.domain.tables.templates import load_template
+
+    for template in (load_template("issue-list"), load_template("legacy-issue-list")):
+        name = template.canonical_aspect(text)
+        if name is not None:
+            return name
+    return text
 
 
 def get_problem(

@@ -145,6 +145,7 @@ def test_problems_followed_from_may_to_july(system: Any, own_campaign: str) -> N
     assert by_id[ids[2]]["status"] == "done"
     assert by_id[f"{UNIT}-2023-06-001"]["text"] == JUNE[4][1]
     assert sorted(p["id"] for p in _problems(flag="dropped")) == [ids[4], ids[5]]
+    assert [p["id"] for p in _problems(aspect="执法不规范")] == [ids[1], ids[3]]  # as the ledger reads 问题方面
     june_entries = Counter(p["id"] for p in by_id.values() for e in p["history"] if e["period"] == "2023-06")
     assert sorted(june_entries) == sorted(set(by_id) - {ids[4], ids[5]}) and set(june_entries.values()) == {1}
 
