@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aws_lambda_powertools import Logger
 from chalice import AuthResponse, BadRequestError, Chalice, Cron, NotFoundError, Response
@@ -106,13 +106,21 @@ class Unauthorized(Exception):  # noqa: N818 (API Gateway answers 401 for exactl
 @app.authorizer()
 def office_token(auth_request: AuthRequest) -> AuthResponse:
     """Office routes need a bearer token whose SHA-256 is configured; anything else is a 401."""
-    from chalicelib.domain.auth import is_office_token, office_token_name
+    from chalicelib.domain.auth import UNNAMED_TOKEN, is_office_token, office_token_name
 
     if not is_office_token(auth_request.token, _office_hashes()):
         raise Unauthorized()
     # The token's configured name (``name:digest``) is who the office's decisions are recorded under.
-    name = office_token_name(auth_request.token, settings().office_token_sha256) or "office"
+    name = office_token_name(auth_request.token, settings().office_token_sha256) or UNNAMED_TOKEN
     return AuthResponse(routes=["*"], principal_id=name)
+
+
+def _office_name() -> str:
+    """Who acts: the name the authorizer found for the presented token (its ``principalId``)."""
+    from chalicelib.domain.auth import UNNAMED_TOKEN
+
+    context = _request().context or {}
+    return str((context.get("authorizer") or {}).get("principalId") or UNNAMED_TOKEN)
 
 
 @app.route("/health", methods=["GET"])
@@ -173,6 +181,73 @@ def issues_workbook(campaign_id: str) -> Response:
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote('专项整治台账.xlsx')}",
         },
     )
+
+
+PROBLEM_PARAMS = ("unit", "status", "aspect", "flag", "as_of", "limit", "cursor")
+
+
+@app.route("/campaigns/{campaign_id}/problems", methods=["GET"], authorizer=office_token)
+def list_problems(campaign_id: str) -> dict[str, Any]:
+    """对账销号: the campaign's problems with status, flags and history (docs/problems.md)."""
+    from chalicelib.services.problems import list_problems as query
+
+    return _office_query(query, campaign_id, PROBLEM_PARAMS)
+
+
+@app.route("/campaigns/{campaign_id}/problems/counts", methods=["GET"], authorizer=office_token)
+def problem_counts(campaign_id: str) -> dict[str, Any]:
+    from chalicelib.services.problems import problem_counts_board as query
+
+    return _office_query(query, campaign_id, ("as_of",))
+
+
+@app.route("/campaigns/{campaign_id}/problems/{problem_id}", methods=["GET"], authorizer=office_token)
+def get_problem(campaign_id: str, problem_id: str) -> dict[str, Any]:
+    from chalicelib.services.problems import get_problem as query
+
+    return _office_query(lambda r, s, c, **kw: query(r, s, c, unquote(problem_id), **kw), campaign_id, ("as_of",))
+
+
+def _problem_action(campaign_id: str, problem_id: str, action: str) -> Response:
+    from chalicelib.domain.problems import OfficeActionError
+    from chalicelib.domain.timeutil import now_utc
+    from chalicelib.services import problems
+    from chalicelib.services.queries import campaign_or_404
+
+    campaign = _query(campaign_or_404, _registry(), campaign_id)
+    body = _request().json_body if _request().raw_body else {}
+    if not isinstance(body, dict) or not isinstance(body.get("note", ""), str) or len(body.get("note", "")) > 500:
+        raise BadRequestError('请求体应为 JSON 对象：{"note": "说明（500字以内）", "force": false}。')
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise BadRequestError("force 应为 true 或 false。")
+    who = _office_name()
+    note = body.get("note", "")
+    try:
+        if action == "close":
+            problem = problems.close_problem(
+                _store(), campaign, unquote(problem_id), who=who, note=note, force=force, now=now_utc()
+            )
+        else:
+            problem = problems.reopen_problem(
+                _store(), campaign, unquote(problem_id), who=who, note=note, now=now_utc()
+            )
+    except OfficeActionError as exc:
+        status = 404 if exc.code == "PROBLEM_NOT_FOUND" else 409
+        return Response(error_body(status, exc.message, exc.code), status_code=status)
+    return Response(problems.get_problem(_registry(), _store(), campaign_id, problem.id), status_code=200)
+
+
+@app.route("/campaigns/{campaign_id}/problems/{problem_id}/close", methods=["POST"], authorizer=office_token)
+def close_problem(campaign_id: str, problem_id: str) -> Response:
+    """销号 (``force`` for a problem the unit has not reported done); who = the token's name."""
+    return _problem_action(campaign_id, problem_id, "close")
+
+
+@app.route("/campaigns/{campaign_id}/problems/{problem_id}/reopen", methods=["POST"], authorizer=office_token)
+def reopen_problem(campaign_id: str, problem_id: str) -> Response:
+    """问题反弹: a closed or done problem is open again."""
+    return _problem_action(campaign_id, problem_id, "reopen")
 
 
 @app.route("/campaigns/{campaign_id}/cases", methods=["GET"], authorizer=office_token)
@@ -280,7 +355,7 @@ def decide_submission(campaign_id: str, unit: str, version: str) -> Response:
     from chalicelib.services.decisions import decide
 
     request = _request()
-    who = str(((request.context or {}).get("authorizer") or {}).get("principalId") or "office")
+    who = _office_name()
     try:
         decision, note = checked_request(request.json_body)
         outcome = decide(

@@ -18,10 +18,22 @@ import pytest
 
 from chalicelib.domain.findings import Finding, NoticeStatus, SubmissionStatus
 from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
+from chalicelib.domain.problems import (
+    AcceptedList,
+    UnitProblems,
+    aggregate_counts,
+    close,
+    reconcile,
+    rollback,
+)
+from chalicelib.domain.problems import counts as problem_counts
 from chalicelib.domain.store import (
     CampaignStore,
     DeliveryEvent,
     InvalidCursorError,
+    ProblemChange,
+    ProblemConflictError,
+    ProblemFilter,
     RefusedUpload,
     SubmissionFilter,
     SubmissionPage,
@@ -400,3 +412,105 @@ class StoreContract:
         state = store.delivery(campaign, "140981", "issue-list", "2023-05")
         assert state is not None and (state.current_version, state.first_accepted_at) == (None, None)
         assert [p.unit for p in store.deadline_deliveries(campaign, "issue-list", "2023-05")] == ["140981"]
+
+    # --- issue 15: problems (对账销号) --------------------------------------------------------------
+
+    def test_a_units_problems_are_saved_under_a_revision_and_read_back_whole(
+        self, store: CampaignStore, campaign: str
+    ) -> None:
+        empty = store.unit_problems(campaign, "140981")
+        assert empty.revision == 0 and empty.state.problems == () and empty.untold == ()
+        result = reconcile(empty.state, accepted_list("140981", "v1", PROBLEM_TEXTS))
+        untold = ({"id": "140981-2023-05-001", "action": "closed", "when": "2023-06-02T01:00:00Z"},)
+        revision = store.save_problems(
+            campaign,
+            ProblemChange("140981", result.state, result.changed, result.removed, 0, untold, now=T0),
+        )
+        assert revision == 1
+        stored = store.unit_problems(campaign, "140981")
+        assert stored.revision == 1 and not stored.writing
+        assert [p.as_json() for p in stored.state.problems] == [p.as_json() for p in result.state.problems]
+        assert stored.state.current == {"issue-list/2023-05": "v1"} and stored.state.sequences == {"2023-05": 3}
+        assert stored.untold == untold
+        one = store.get_problem(campaign, "140981-2023-05-002")
+        assert one is not None and one.text == PROBLEM_TEXTS[1][1]
+        assert store.get_problem(campaign, "140981-2023-05-009") is None
+        assert store.get_problem(campaign, "140932-2023-05-001") is None
+
+    def test_a_stale_revision_commits_nothing(self, store: CampaignStore, campaign: str) -> None:
+        first = reconcile(UnitProblems("140981"), accepted_list("140981", "v1", PROBLEM_TEXTS))
+        store.save_problems(campaign, ProblemChange("140981", first.state, first.changed, (), 0, now=T0))
+        with pytest.raises(ProblemConflictError):
+            store.save_problems(campaign, ProblemChange("140981", first.state, first.changed, (), 0, now=T0))
+        second = reconcile(first.state, accepted_list("140981", "v2", PROBLEM_TEXTS[:2], period="2023-06"))
+        assert store.save_problems(campaign, ProblemChange("140981", second.state, second.changed, (), 1, now=T0)) == 2
+        with pytest.raises(ProblemConflictError):
+            store.save_problems(campaign, ProblemChange("140981", second.state, second.changed, (), 1, now=T0))
+        assert store.unit_problems(campaign, "140981").revision == 2
+
+    def test_removed_problems_are_deleted(self, store: CampaignStore, campaign: str) -> None:
+        first = reconcile(UnitProblems("140981"), accepted_list("140981", "v1", PROBLEM_TEXTS))
+        store.save_problems(campaign, ProblemChange("140981", first.state, first.changed, (), 0, now=T0))
+        back = rollback(first.state, "issue-list", "2023-05", "v1")
+        assert len(back.removed) == 3
+        store.save_problems(campaign, ProblemChange("140981", back.state, back.changed, back.removed, 1, now=T0))
+        stored = store.unit_problems(campaign, "140981")
+        assert stored.state.problems == () and stored.state.sequences == {"2023-05": 3}
+        assert store.get_problem(campaign, "140981-2023-05-001") is None
+
+    def test_every_units_aggregate_in_one_read(self, store: CampaignStore, campaign: str) -> None:
+        for unit in ("140981", "140932"):
+            result = reconcile(UnitProblems(unit), accepted_list(unit, "v1", PROBLEM_TEXTS))
+            store.save_problems(campaign, ProblemChange(unit, result.state, result.changed, (), 0, now=T0))
+        found = {a.unit: a for a in store.problem_aggregates(campaign)}
+        assert sorted(found) == ["140932", "140981"]
+        state = store.unit_problems(campaign, "140981").state
+        assert aggregate_counts(found["140981"].aggregate, date(2023, 12, 1)) == problem_counts(
+            state, date(2023, 12, 1)
+        )
+        assert store.problem_aggregates(f"{campaign}-other") == []
+
+    def test_problems_page_by_unit_status_and_campaign(self, store: CampaignStore, campaign: str) -> None:
+        for unit in ("140981", "140932"):
+            result = reconcile(UnitProblems(unit), accepted_list(unit, "v1", PROBLEM_TEXTS))
+            state = close(
+                result.state, f"{unit}-2023-05-002", who="办公室", when="2023-06-01T00:00:00Z", note="核实", force=True
+            )
+            store.save_problems(campaign, ProblemChange(unit, state, result.changed, (), 0, now=T0))
+
+        def pages(where: ProblemFilter | None, limit: int) -> list[str]:
+            ids: list[str] = []
+            cursor: str | None = None
+            for _ in range(50):
+                page = store.problem_page(campaign, where=where, limit=limit, cursor=cursor)
+                ids += [p.id for p in page.items]
+                cursor = page.next_cursor
+                if cursor is None:
+                    return ids
+            raise AssertionError("the listing never ended")
+
+        everything = pages(None, 2)
+        assert everything == sorted(everything, key=lambda i: (i.split("-")[0], i)) and len(everything) == 6
+        assert pages(ProblemFilter(unit="140981"), 2) == [f"140981-2023-05-00{n}" for n in (1, 2, 3)]
+        assert pages(ProblemFilter(status="closed"), 1) == ["140932-2023-05-002", "140981-2023-05-002"]
+        assert pages(ProblemFilter(unit="140932", status="open"), 1) == ["140932-2023-05-001", "140932-2023-05-003"]
+        assert pages(ProblemFilter(aspect=PROBLEM_TEXTS[2][0]), 4) == ["140932-2023-05-003", "140981-2023-05-003"]
+        with pytest.raises(InvalidCursorError):
+            first = store.problem_page(campaign, where=ProblemFilter(unit="140981"), limit=1)
+            assert first.next_cursor is not None
+            store.problem_page(campaign, where=ProblemFilter(unit="140932"), limit=1, cursor=first.next_cursor)
+
+
+PROBLEM_TEXTS = (
+    ("执法不规范", "执法记录仪未全程开启，现场执法过程记录不完整"),
+    ("执法不规范", "处罚决定书未在法定期限内送达当事人"),
+    ("监督不到位", "对同类超限运输违法行为罚款数额相差较大"),
+)
+
+
+def accepted_list(unit: str, version: str, texts: tuple[tuple[str, str], ...], period: str = "2023-05") -> AcceptedList:
+    rows = [
+        {"row": 5 + n, "aspect": aspect, "symptom": text, "measure": "开展专项整改", "deadline": "2023-12-31"}
+        for n, (aspect, text) in enumerate(texts)
+    ]
+    return AcceptedList(unit, "issue-list", period, version, rows, "2023-05-20T02:00:00Z", who=f"单位{unit}")

@@ -11,24 +11,31 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.adapters.models import (
+    PROBLEM_AGGREGATE_SK,
     Decision,
     Delivery,
     Notice,
+    ProblemAggregateItem,
+    ProblemItem,
     RejectedUpload,
     Submission,
+    aggregates_pk,
     bind_table,
     current_index_pk,
     deadline_pk,
     delivery_sk,
     feed_pk,
     is_condition_failure,
+    problem_status_pk,
+    problems_campaign_pk,
+    problems_pk,
     rows_pk,
     submission_pk,
 )
@@ -37,19 +44,31 @@ from chalicelib.adapters.models import Finding as FindingMap
 from chalicelib.domain.findings import ACCEPTED_STATUSES, Finding, NoticeStatus
 from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
 from chalicelib.domain.store import (
+    PROBLEM_WRITE_LEASE,
     DeliveryEvent,
     DeliveryPointer,
     DeliveryRow,
     InvalidCursorError,
     NoticeRecord,
     OfficeDecision,
+    ProblemChange,
+    ProblemConflictError,
+    ProblemFilter,
+    ProblemPage,
     RefusedPage,
     RefusedUpload,
+    StoredAggregate,
+    StoredProblems,
     SubmissionFilter,
     SubmissionPage,
     SubmissionRecord,
+    problem_sort_key,
+    problem_unit,
 )
 from chalicelib.domain.timeutil import iso_utc
+
+if TYPE_CHECKING:  # loaded on first use (the problems domain loads the tables package: not for every request)
+    from chalicelib.domain.problems import Problem
 
 REFUSED_PK = "INTAKE#REJECTED"
 
@@ -594,6 +613,125 @@ class DynamoStore:
                 raise
             return False
 
+    # --- issue 15: problems (对账销号) --------------------------------------------------------------
+
+    def unit_problems(self, campaign_id: str, unit_code: str) -> StoredProblems:
+        from chalicelib.domain.problems import UnitProblems
+
+        problems: list[Problem] = []
+        aggregate_item: ProblemAggregateItem | None = None
+        # One Query: the aggregate (``AGG``) sorts before the problems (``P#…``); both models read the raw item.
+        for raw in _query_partition(problems_pk(campaign_id, unit_code)):
+            if raw["sk"]["S"] == PROBLEM_AGGREGATE_SK:
+                aggregate_item = ProblemAggregateItem.from_raw_data(raw)
+            elif raw["sk"]["S"].startswith("P#"):
+                problems.append(_problem(ProblemItem.from_raw_data(raw)))
+        if aggregate_item is None:
+            return StoredProblems(UnitProblems(unit_code, tuple(problems)), 0)
+        body = json.loads(aggregate_item.body) if aggregate_item.body else {"current": {}, "sequences": {}}
+        state = UnitProblems(unit_code, tuple(problems), dict(body["current"]), dict(body["sequences"]))
+        return StoredProblems(
+            state, int(aggregate_item.revision), _untold(aggregate_item), aggregate_item.writing_until is not None
+        )
+
+    def save_problems(self, campaign_id: str, change: ProblemChange) -> int:
+        now = change.now or datetime.now(UTC)
+        pk = problems_pk(campaign_id, change.unit)
+        item = ProblemAggregateItem(pk, PROBLEM_AGGREGATE_SK)
+        expected = change.expected_revision
+        free = ProblemAggregateItem.writing_until.does_not_exist() | (ProblemAggregateItem.writing_until < now)
+        claim = (
+            ProblemAggregateItem.revision.does_not_exist()
+            if expected == 0
+            else (ProblemAggregateItem.revision == expected) & free
+        )
+        # 1. claim the next revision (a lease: a writer that crashes here holds it for PROBLEM_WRITE_LEASE)
+        if not _update_if(
+            item,
+            [
+                ProblemAggregateItem.revision.set(expected + 1),
+                ProblemAggregateItem.writing_until.set(now + PROBLEM_WRITE_LEASE),
+                ProblemAggregateItem.unit.set(change.unit),
+                ProblemAggregateItem.gsi1pk.set(aggregates_pk(campaign_id)),
+                ProblemAggregateItem.gsi1sk.set(change.unit),
+            ],
+            claim,
+        ):
+            raise ProblemConflictError(f"{change.unit}: revision moved past {expected} or a write is in flight")
+        # 2. the problems (BatchWriteItem, 25 a request)
+        by_id = {p.id: p for p in change.state.problems}
+        with ProblemItem.batch_write() as batch:
+            for pid in change.changed:
+                batch.save(_problem_item(campaign_id, by_id[pid]))
+            for pid in change.removed:
+                batch.delete(ProblemItem(pk, problem_sort_key(pid)))
+        # 3. commit: the aggregate the board reads, the untold actions, the lease released
+        from chalicelib.domain.problems import aggregate as problem_aggregate
+
+        body = json.dumps(problem_aggregate(change.state), ensure_ascii=False, separators=(",", ":"))
+        untold = json.dumps(list(change.untold), ensure_ascii=False, separators=(",", ":"))
+        if not _update_if(
+            item,
+            [
+                ProblemAggregateItem.body.set(body),
+                ProblemAggregateItem.untold.set(untold),
+                ProblemAggregateItem.writing_until.remove(),
+            ],
+            ProblemAggregateItem.revision == expected + 1,
+        ):
+            raise ProblemConflictError(f"{change.unit}: the claim on revision {expected + 1} was taken over")
+        return expected + 1
+
+    def get_problem(self, campaign_id: str, problem_id: str) -> Problem | None:
+        try:
+            item = ProblemItem.get(problems_pk(campaign_id, problem_unit(problem_id)), problem_sort_key(problem_id))
+        except ProblemItem.DoesNotExist:
+            return None
+        return _problem(item)
+
+    def problem_aggregates(self, campaign_id: str) -> list[StoredAggregate]:
+        found = []
+        for item in ProblemAggregateItem.of_campaign.query(aggregates_pk(campaign_id)):
+            body = (
+                json.loads(item.body)
+                if item.body
+                else {"unit": item.unit, "current": {}, "sequences": {}, "aspects": {}}
+            )
+            found.append(StoredAggregate(item.unit, int(item.revision), body, _untold(item)))
+        return found
+
+    def problem_page(
+        self, campaign_id: str, *, where: ProblemFilter | None = None, limit: int, cursor: str | None = None
+    ) -> ProblemPage:
+        where = where or ProblemFilter()
+        if where.unit is not None:
+            pk = problems_pk(campaign_id, where.unit)
+            result = ProblemItem.query(
+                pk,
+                ProblemItem.sk.startswith("P#"),
+                filter_condition=_problem_condition(where, "unit"),
+                limit=limit,
+                last_evaluated_key=decode_cursor(cursor, pk, "pk"),
+            )
+        elif where.status is not None:
+            pk = problem_status_pk(campaign_id, where.status)
+            result = ProblemItem.by_status.query(
+                pk,
+                filter_condition=_problem_condition(where, "status"),
+                limit=limit,
+                last_evaluated_key=decode_cursor(cursor, pk, "gsi1pk"),
+            )
+        else:
+            pk = problems_campaign_pk(campaign_id)
+            result = ProblemItem.of_campaign.query(
+                pk,
+                filter_condition=_problem_condition(where, "campaign"),
+                limit=limit,
+                last_evaluated_key=decode_cursor(cursor, pk, "gsi2pk"),
+            )
+        items = tuple(_problem(i) for i in result)
+        return ProblemPage(items, encode_cursor(result.last_evaluated_key))
+
 
 @cache
 def default_store() -> DynamoStore:
@@ -602,3 +740,60 @@ def default_store() -> DynamoStore:
 
     s = settings()
     return DynamoStore(s.table_name, s.region, s.dynamodb_endpoint_url)
+
+
+# --- issue 15: problems (对账销号) ------------------------------------------------------------------
+
+
+def _problem_item(campaign_id: str, problem: Problem) -> ProblemItem:
+    sk = problem_sort_key(problem.id)
+    return ProblemItem(
+        problems_pk(campaign_id, problem.unit),
+        sk,
+        gsi1pk=problem_status_pk(campaign_id, str(problem.status)),
+        gsi1sk=f"{problem.unit}#{sk}",
+        gsi2pk=problems_campaign_pk(campaign_id),
+        gsi2sk=f"{problem.unit}#{sk}",
+        problem_id=problem.id,
+        unit=problem.unit,
+        deliverable=problem.deliverable,
+        status=str(problem.status),
+        aspect=problem.aspect,
+        body=json.dumps(problem.as_json(), ensure_ascii=False, separators=(",", ":")),
+    )
+
+
+def _problem(item: ProblemItem) -> Problem:
+    from chalicelib.domain.problems import Problem
+
+    return Problem.from_json(json.loads(item.body))
+
+
+def _untold(item: ProblemAggregateItem) -> tuple[dict[str, Any], ...]:
+    return tuple(json.loads(item.untold)) if item.untold else ()
+
+
+def _problem_condition(where: ProblemFilter, by: str) -> Any:
+    condition = None
+    for attribute, value in (
+        (ProblemItem.status, where.status if by == "unit" else None),
+        (ProblemItem.aspect, where.aspect),
+        (ProblemItem.deliverable, where.deliverable),
+    ):
+        if value is not None:
+            clause = attribute == value
+            condition = clause if condition is None else condition & clause
+    return condition
+
+
+def _query_partition(pk: str) -> list[dict[str, Any]]:
+    """Every raw item of one partition (one Query, paged by DynamoDB past 1 MB), strongly consistent."""
+    connection = ProblemItem._get_connection()
+    items: list[dict[str, Any]] = []
+    start: dict[str, Any] | None = None
+    while True:
+        response = connection.query(pk, consistent_read=True, exclusive_start_key=start)
+        items += response.get("Items", [])
+        start = response.get("LastEvaluatedKey")
+        if not start:
+            return items

@@ -19,6 +19,8 @@ from typing import Any
 
 from chalicelib.domain.findings import ACCEPTED_STATUSES, NoticeStatus
 from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
+from chalicelib.domain.problems import Problem, UnitProblems
+from chalicelib.domain.problems import aggregate as problem_aggregate
 from chalicelib.domain.store import (
     DeliveryEvent,
     DeliveryPointer,
@@ -26,11 +28,19 @@ from chalicelib.domain.store import (
     InvalidCursorError,
     NoticeRecord,
     OfficeDecision,
+    ProblemChange,
+    ProblemConflictError,
+    ProblemFilter,
+    ProblemPage,
     RefusedPage,
     RefusedUpload,
+    StoredAggregate,
+    StoredProblems,
     SubmissionFilter,
     SubmissionPage,
     SubmissionRecord,
+    problem_sort_key,
+    problem_unit,
 )
 from chalicelib.domain.timeutil import iso_utc
 
@@ -363,3 +373,84 @@ class MemoryStore:
                 return False
             self._pointers[key] = pointer
             return True
+
+    # --- issue 15: problems (对账销号) --------------------------------------------------------------
+
+    def _problem_items(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        if not hasattr(self, "_problems"):
+            self._problems: dict[tuple[str, str, str], dict[str, Any]] = {}  # (campaign, unit, sk) -> as_json
+            self._aggregates: dict[tuple[str, str], dict[str, Any]] = {}  # (campaign, unit) -> aggregate item
+        return self._problems
+
+    def unit_problems(self, campaign_id: str, unit_code: str) -> StoredProblems:
+        with self._lock:
+            items = self._problem_items()
+            mine = sorted((sk, data) for (c, u, sk), data in items.items() if (c, u) == (campaign_id, unit_code))
+            agg = self._aggregates.get((campaign_id, unit_code))
+        problems = tuple(Problem.from_json(json.loads(json.dumps(data))) for _, data in mine)
+        if agg is None:
+            return StoredProblems(UnitProblems(unit_code, problems), 0)
+        body = agg["body"]
+        state = UnitProblems(unit_code, problems, dict(body["current"]), dict(body["sequences"]))
+        return StoredProblems(state, agg["revision"], tuple(agg.get("untold", ())), agg.get("writing", False))
+
+    def save_problems(self, campaign_id: str, change: ProblemChange) -> int:
+        by_id = {p.id: p for p in change.state.problems}
+        with self._lock:
+            items = self._problem_items()
+            agg = self._aggregates.get((campaign_id, change.unit))
+            revision = agg["revision"] if agg else 0
+            if revision != change.expected_revision:
+                raise ProblemConflictError(f"revision {revision}, expected {change.expected_revision}")
+            for pid in change.changed:
+                items[(campaign_id, change.unit, problem_sort_key(pid))] = json.loads(json.dumps(by_id[pid].as_json()))
+            for pid in change.removed:
+                items.pop((campaign_id, change.unit, problem_sort_key(pid)), None)
+            self._aggregates[(campaign_id, change.unit)] = {
+                "revision": revision + 1,
+                "body": json.loads(json.dumps(problem_aggregate(change.state))),
+                "untold": [dict(u) for u in change.untold],
+            }
+            return revision + 1
+
+    def get_problem(self, campaign_id: str, problem_id: str) -> Problem | None:
+        with self._lock:
+            data = self._problem_items().get((campaign_id, problem_unit(problem_id), problem_sort_key(problem_id)))
+        return Problem.from_json(json.loads(json.dumps(data))) if data is not None else None
+
+    def problem_aggregates(self, campaign_id: str) -> list[StoredAggregate]:
+        with self._lock:
+            self._problem_items()
+            found = sorted((u, a) for (c, u), a in self._aggregates.items() if c == campaign_id)
+        return [
+            StoredAggregate(u, a["revision"], json.loads(json.dumps(a["body"])), tuple(a.get("untold", ())))
+            for u, a in found
+        ]
+
+    def problem_page(
+        self, campaign_id: str, *, where: ProblemFilter | None = None, limit: int, cursor: str | None = None
+    ) -> ProblemPage:
+        where = where or ProblemFilter()
+        # The same partitions DynamoStore queries: a unit's, a status's, the campaign's.
+        if where.unit is not None:
+            listing: _Listing = ("problems-unit", campaign_id, where.unit)
+        elif where.status is not None:
+            listing = ("problems-status", campaign_id, where.status)
+        else:
+            listing = ("problems", campaign_id)
+        with self._lock:
+            ordered = sorted(
+                (f"{u}#{sk}", data)
+                for (c, u, sk), data in self._problem_items().items()
+                if c == campaign_id
+                and (where.unit is None or u == where.unit)
+                and (where.unit is not None or where.status is None or data["status"] == where.status)
+            )
+        after = _decode(cursor, listing)
+        rest = [(k, d) for k, d in ordered if after is None or k > after]
+        read = rest[:limit]
+        more = len(rest) > limit
+        problems = (Problem.from_json(json.loads(json.dumps(d))) for _, d in read)
+        return ProblemPage(
+            tuple(p for p in problems if where.matches(p)), _encode(listing, read[-1][0]) if more else None
+        )

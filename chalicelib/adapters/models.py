@@ -278,6 +278,103 @@ class DeliveryRow(_TableModel):
 TABLE_MODELS.extend([Submission, RejectedUpload, Notice, Delivery, DeliveryRow])
 
 
+# --- issue 15: problems (对账销号) ------------------------------------------------------------------
+# problem: pk ``C#{c}#PU#{unit}``, sk ``P#{first_period}#{seq:05d}``; gsi1 ``C#{c}#PSTATUS#{status}`` /
+# ``{unit}#{sk}`` (a status's problems campaign-wide); gsi2 ``C#{c}#PROB`` / ``{unit}#{sk}`` (all of them).
+# unit aggregate: same pk, sk ``AGG``; gsi1 ``C#{c}#PAGG`` / ``{unit}`` (every unit's counts in one Query).
+
+
+def problems_pk(campaign_id: str, unit_code: str) -> str:
+    return f"C#{campaign_id}#PU#{unit_code}"
+
+
+def problem_status_pk(campaign_id: str, status: str) -> str:
+    return f"C#{campaign_id}#PSTATUS#{status}"
+
+
+def problems_campaign_pk(campaign_id: str) -> str:
+    return f"C#{campaign_id}#PROB"
+
+
+def aggregates_pk(campaign_id: str) -> str:
+    return f"C#{campaign_id}#PAGG"
+
+
+PROBLEM_AGGREGATE_SK = "AGG"
+
+
+class ProblemsByStatus(GlobalSecondaryIndex["ProblemItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ProblemsOfCampaign(GlobalSecondaryIndex["ProblemItem"]):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class ProblemItem(_TableModel):
+    """One problem: its history as JSON (the state is folded from it on read), a few attributes to filter on."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    by_status = ProblemsByStatus()
+    of_campaign = ProblemsOfCampaign()
+
+    problem_id = UnicodeAttribute()
+    unit = UnicodeAttribute()
+    deliverable = UnicodeAttribute()
+    status = UnicodeAttribute()
+    aspect = UnicodeAttribute()
+    body = UnicodeAttribute()  # Problem.as_json() as JSON
+
+
+class AggregatesOfCampaign(GlobalSecondaryIndex["ProblemAggregateItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ProblemAggregateItem(_TableModel):
+    """A unit's problems in numbers, its current list versions and id counters; the revision commits a change."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    of_campaign = AggregatesOfCampaign()
+
+    unit = UnicodeAttribute()
+    revision = NumberAttribute()
+    writing_until = UTCDateTimeAttribute(null=True)  # a claimed write not finished yet (its lease)
+    body = UnicodeAttribute(null=True)  # chalicelib.domain.problems.aggregate() as JSON
+    untold = UnicodeAttribute(null=True)  # office actions not yet told to the unit, JSON list
+
+
+TABLE_MODELS.extend([ProblemItem, ProblemAggregateItem])
+
+
 # --- issue 14: office decisions ---------------------------------------------------------------------
 
 

@@ -66,6 +66,7 @@ def package_missing(
     deadline: Deadline,
     accepted: Mapping[str, int | None],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    dropped: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> tuple[str, ...]:
     """What a unit still owes for a deadline, as Chinese labels for the notice; () when complete.
 
@@ -73,7 +74,7 @@ def package_missing(
     row count; ``chalicelib.domain.packages`` decides what complete means (three cases, the 2022 list's rows).
     """
     have = {d: items_of(dict(required_parts(deadline)).get(d, 1), n) for d, n in accepted.items()}
-    return PackageStatus(deadline.id, "", package_parts(campaign, deadline, have, legacy_rows), None).missing
+    return PackageStatus(deadline.id, "", package_parts(campaign, deadline, have, legacy_rows, dropped), None).missing
 
 
 def delivery_state(
@@ -84,6 +85,7 @@ def delivery_state(
     rejections: Mapping[tuple[str, str], tuple[str, ...]],
     as_of: datetime,
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    dropped: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> DeliveryState | None:
     """One unit's state for one deadline from its pointers (by deliverable), or None when there is nothing.
 
@@ -108,7 +110,9 @@ def delivery_state(
     if not accepted and not rejected:
         return None
     first_times = [p.first_accepted_at for p in accepted.values() if p.first_accepted_at is not None]
-    missing = package_missing(campaign, deadline, {d: p.current_row_count for d, p in accepted.items()}, legacy_rows)
+    missing = package_missing(
+        campaign, deadline, {d: p.current_row_count for d, p in accepted.items()}, legacy_rows, dropped
+    )
     return DeliveryState(
         unit_code=unit_code,
         delivered_at=min(first_times) if first_times else None,

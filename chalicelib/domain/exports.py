@@ -31,10 +31,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("owner_unit", "责任单位"),
     ("contact", "联系人"),
     ("note", "备注"),
+    # Issue 15 (对账销号): which problem the row is and how far it got, after attachment 2's own columns.
+    ("problem_id", "问题编号"),
+    ("problem_status_label", "整改状态"),
 )
 GROUPS = (("问题清单", 3, 4), ("任务清单", 5, 7), ("责任清单", 8, 9))  # first and last column index
-SINGLE = (0, 1, 2, 10)  # columns whose label spans both header rows
-WIDTHS = (12, 6, 16, 40, 30, 40, 12, 18, 16, 12, 14)
+SINGLE = (0, 1, 2, 10, 11, 12)  # columns whose label spans both header rows
+WIDTHS = (12, 6, 16, 40, 30, 40, 12, 18, 16, 12, 14, 20, 10)
 
 
 def is_dangerous(text: str) -> bool:

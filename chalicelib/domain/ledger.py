@@ -62,8 +62,11 @@ def ledger_rows(campaign: Campaign, pointer: DeliveryPointer, rows: Iterable[Del
 
 
 def is_overdue(row: LedgerRow, as_of: date) -> bool:
-    """A dated 完成时限 that has passed; long-term items (长期坚持 …) are never overdue."""
+    """A dated 完成时限 that has passed and a problem still open; long-term items (长期坚持 …) never are."""
     deadline = row.fields.get("deadline")
+    # Issue 15: a row whose problem is done, long-term or closed is not overdue (only open / reopened ones are).
+    if row.fields.get("problem_status") not in (None, "open", "reopened"):
+        return False
     if row.fields.get("long_term") or not isinstance(deadline, str):
         return False
     try:

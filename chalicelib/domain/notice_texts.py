@@ -88,7 +88,9 @@ _URL = re.compile(r"https?://[^\s<>\"'，。；：、（）【】]+")
 
 
 def link_label(url: str) -> str:
-    """Short Chinese text for a link: a county's upload page, or the page it opens."""
+    """Short Chinese text for a link: a county's upload page, its pre-filled issue list, or the page it opens."""
+    if "/u/" in url and url.endswith("/worksheet"):
+        return "点击下载本单位预填问题清单"
     return "点击打开本单位上传页面" if "/u/" in url else "点击打开"
 
 
@@ -388,3 +390,36 @@ def compose_notice(
         return compose_digest(campaign, deadline, decision, states, message_id=message_id)
     state = state_of(states, deadline, decision.unit_code or "")
     return compose_unit_notice(campaign, deadline, decision, state, upload_hint=upload_hint, message_id=message_id)
+
+
+# --- issue 15: problems (对账销号) ------------------------------------------------------------------
+
+
+def worksheet_sentence(upload_url: str) -> str:
+    """The reminder's line offering the unit's pre-filled issue list (the upload link's ``/worksheet``)."""
+    return (
+        f"本期问题清单可下载预填表（已列出本单位尚未销号的问题及问题编号，请在表上更新整改进展后上传，"
+        f"不要改动问题编号）：{upload_url}/worksheet 。"
+    )
+
+
+def compose_problem_actions(campaign: Campaign, unit: Unit, lines: tuple[str, ...], *, message_id: str) -> OutgoingMail:
+    """Tells a unit, once, which of its problems the office closed (销号) or marked 问题反弹."""
+    blocks: list[Block] = [
+        Para(f"{unit.addressee}："),
+        Para(
+            f"{campaign.office.name}对贵单位问题清单中的以下问题进行了核查。已销号的问题今后无需再报整改进展；"
+            "标记为问题反弹的问题请继续整改，并在下期问题清单中如实填报整改进展。"
+        ),
+        Items("核查结果：", lines),
+        Para(f"—— {campaign.office.name}"),
+        Para(FOOTER),
+    ]
+    return OutgoingMail(
+        to=_recipients(unit),
+        cc=(),
+        subject=f"{SUBJECT_TAG}{unit.name}：问题销号情况告知（{len(lines)}个问题）",
+        text=render_text(blocks),
+        html=render_html(blocks),
+        message_id=message_id,
+    )

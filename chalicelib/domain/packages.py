@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.deadlines import Deadline
+from chalicelib.domain.deadlines import Deadline, period_label
 from chalicelib.domain.progress import Progress, read_progress
 from chalicelib.domain.registry import Campaign
 from chalicelib.domain.store import DeliveryPointer
@@ -107,17 +107,30 @@ def items_of(required: int, row_count: int | None) -> int:
     return (row_count or 0) if required > 1 else 1
 
 
+def dropped_problem_lines(dropped: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Issue 15: problems the unit listed before, not reported done, that its list no longer carries."""
+    return tuple(
+        f"问题{d['id']}“{str(d.get('text') or '')[:30]}”（最后列于{period_label(str(d.get('last_period') or ''))}）"
+        "未列入本期清单，也未报告整改完成，请补列并填写整改进展"
+        for d in dropped
+    )
+
+
 def package_parts(
     campaign: Campaign,
     deadline: Deadline,
     have: Mapping[str, int],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    dropped: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> tuple[PackagePart, ...]:
-    """Pure: each owed piece with how many are there (``have``: deliverable → items accepted)."""
+    """Pure: each owed piece with how many are there (``have``: deliverable → items accepted); a problem list
+    is judged against the ledger too (``dropped``: deliverable → the unit's dropped problems)."""
     parts = []
     for deliverable_id, required in required_parts(deadline):
         count = have.get(deliverable_id, 0)
         problems = legacy_row_problems(legacy_rows) if deliverable_id == "legacy-issue-list" and count else ()
+        if count and dropped and deliverable_id in dropped:
+            problems = (*problems, *dropped_problem_lines(dropped[deliverable_id]))
         name = campaign.deliverables[deliverable_id].name
         parts.append(PackagePart(deliverable_id, name, required, count, problems))
     return tuple(parts)
@@ -129,9 +142,10 @@ def evaluate_package(
     unit_code: str,
     pieces: Mapping[str, PiecePresence],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    dropped: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> PackageStatus:
     have = {d: p.items for d, p in pieces.items() if p.accepted_at}
-    parts = package_parts(campaign, deadline, have, legacy_rows)
+    parts = package_parts(campaign, deadline, have, legacy_rows, dropped)
     status = PackageStatus(deadline.id, unit_code, parts, None)
     if status.complete:
         owed = dict(required_parts(deadline))

@@ -789,11 +789,18 @@ def aggregate(state: UnitProblems) -> dict[str, Any]:
         due = deadline_date(problem)
         if due is not None and problem.status in (ProblemStatus.OPEN, ProblemStatus.REOPENED):
             entry["due"][due.isoformat()] = entry["due"].get(due.isoformat(), 0) + 1
+    # Issue 15's package check names the dropped problems: kept here so the board needs no problem read.
+    dropped: dict[str, list[dict[str, str]]] = {}
+    for problem in state.problems:
+        if Flag.DROPPED in flags(problem, state, date.min):
+            entry = {"id": problem.id, "text": problem.text, "last_period": problem.last_period}
+            dropped.setdefault(problem.deliverable, []).append(entry)
     return {
         "unit": state.unit,
         "current": dict(state.current),
         "sequences": dict(state.sequences),
         "aspects": by_aspect,
+        "dropped": dropped,
     }
 
 

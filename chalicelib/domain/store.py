@@ -21,11 +21,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.findings import Finding, NoticeStatus, SubmissionStatus
 from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
 from chalicelib.domain.timeutil import iso_utc
+
+if TYPE_CHECKING:  # the problems domain loads the tables package (readers): not for every store user
+    from chalicelib.domain.problems import Problem, UnitProblems
 
 NULL_VERSION = "null"  # what S3 calls the version of an object in an unversioned bucket
 SEQUENCER_WIDTH = 32
@@ -342,6 +345,33 @@ class CampaignStore(Protocol):
         """Notices of one scope created since ``since`` still pending, failed or mid-send."""
         ...
 
+    # --- issue 15: problems (对账销号) ----------------------------------------------------------------
+    def unit_problems(self, campaign_id: str, unit_code: str) -> StoredProblems:
+        """A unit's problems and its aggregate (revision, current versions, id counters, untold actions):
+        one Query on the unit's problem partition."""
+        ...
+
+    def save_problems(self, campaign_id: str, change: ProblemChange) -> int:
+        """Write the changed problems, delete the removed, rewrite the aggregate: committed only when the
+        aggregate's revision is still ``change.expected_revision`` (else ``ProblemConflictError``, nothing
+        of this change committed as current); returns the new revision."""
+        ...
+
+    def get_problem(self, campaign_id: str, problem_id: str) -> Problem | None:
+        """One problem by id (the id names its unit and sort key): one GetItem."""
+        ...
+
+    def problem_aggregates(self, campaign_id: str) -> list[StoredAggregate]:
+        """Every unit's aggregate (counts per aspect, due dates, untold actions): one Query, no problem read."""
+        ...
+
+    def problem_page(
+        self, campaign_id: str, *, where: ProblemFilter | None = None, limit: int, cursor: str | None = None
+    ) -> ProblemPage:
+        """Problems by unit, then id; a page of ``limit`` read items filtered afterwards (as DynamoDB
+        filters), by Query: a unit's partition, a status's index partition, or the campaign's."""
+        ...
+
     # --- issue 14: office decisions ----------------------------------------------------------------
     def record_decision(self, decision: OfficeDecision) -> bool:
         """Write the decision unless one with its (unit, submission, sequence) exists; True when written."""
@@ -383,3 +413,76 @@ class OfficeDecision:
     @property
     def key(self) -> str:
         return f"DEC#{self.submission_ref}#{self.sequence:04d}"
+
+
+# --- issue 15: problems (对账销号) --------------------------------------------------------------------
+
+
+class ProblemConflictError(RuntimeError):
+    """Another writer changed the unit's problems since they were read (or is writing them now)."""
+
+
+@dataclass(frozen=True)
+class StoredProblems:
+    state: UnitProblems
+    revision: int  # 0: nothing stored yet
+    untold: tuple[dict[str, Any], ...] = ()  # office actions the unit has not been told about yet
+    writing: bool = False  # a write was claimed and not finished (a crash mid-write, or one in flight)
+
+
+@dataclass(frozen=True)
+class ProblemChange:
+    """One committed change of a unit's problems: the new state and which items it touches."""
+
+    unit: str
+    state: UnitProblems
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    expected_revision: int
+    untold: tuple[dict[str, Any], ...] = ()
+    now: datetime | None = None  # the claim's lease starts here (a crashed writer's claim expires)
+
+
+@dataclass(frozen=True)
+class StoredAggregate:
+    unit: str
+    revision: int
+    aggregate: dict[str, Any]  # ``chalicelib.domain.problems.aggregate``
+    untold: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProblemFilter:
+    unit: str | None = None
+    status: str | None = None
+    aspect: str | None = None
+    deliverable: str | None = None
+
+    def matches(self, problem: Problem) -> bool:
+        return (
+            (self.unit is None or problem.unit == self.unit)
+            and (self.status is None or str(problem.status) == self.status)
+            and (self.aspect is None or problem.aspect == self.aspect)
+            and (self.deliverable is None or problem.deliverable == self.deliverable)
+        )
+
+
+@dataclass(frozen=True)
+class ProblemPage:
+    items: tuple[Problem, ...]
+    next_cursor: str | None
+
+
+def problem_sort_key(problem_id_: str) -> str:
+    """A problem's sort key in its unit's partition (``140981-2023-05-003`` → ``P#2023-05#00003``): ids in
+    the order they were given, as ``chalicelib.domain.problems.id_order`` orders them."""
+    _, _, rest = problem_id_.partition("-")
+    period, _, seq = rest.rpartition("-")
+    return f"P#{period}#{int(seq) if seq.isdigit() else 0:05d}"
+
+
+def problem_unit(problem_id_: str) -> str:
+    return problem_id_.partition("-")[0]
+
+
+PROBLEM_WRITE_LEASE = timedelta(minutes=2)

@@ -355,7 +355,12 @@ def ledger(session: Session) -> Response:
     from chalicelib.services.queries import QueryError, list_issues
 
     campaign = _campaign()
-    filters = {k: v for k, v in _params().items() if k in LEDGER_FILTERS and v}
+    params = _params()
+    if not params.get("period"):  # issue 15: the problem ledger (one row per problem, 销号 / 问题反弹)
+        raw: dict[str, str] = dict(office_console.current_request.query_params or {})
+        cursor = raw.get("cursor", "")
+        return _problem_ledger(session, campaign, {**params, "cursor": cursor if len(cursor) <= 512 else ""})
+    filters = {k: v for k, v in params.items() if k in LEDGER_FILTERS and v}
     try:
         answer = list_issues(
             _registry(), _store(), campaign.id, **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
@@ -363,9 +368,95 @@ def ledger(session: Session) -> Response:
     except QueryError as exc:
         return _office_error(exc)
     body = ledger_body(
-        answer["items"], filters, _units(campaign), periods_for(campaign, "issue-list"), problem_ledger_actions()
+        answer["items"],
+        filters,
+        _units(campaign),
+        periods_for(campaign, "issue-list"),
+        problem_ledger_actions(),
+        _csrf(session),
     )
     return _html("专项整治事项清单（汇总台账）", body, here="ledger", session=session)
+
+
+PROBLEM_FILTERS = ("unit", "aspect", "status", "flag", "cursor")
+
+
+def _csrf(session: Session) -> str:
+    from chalicelib.domain.console_session import csrf_token
+
+    return csrf_token(session, _key())
+
+
+def _problem_ledger(
+    session: Session, campaign: Campaign, params: dict[str, str], flash: str = "", status: int = 200
+) -> Response:
+    from chalicelib.domain.deadlines import periods_for
+    from chalicelib.http.console_page import problem_ledger_body
+    from chalicelib.services.console import problem_ledger_actions
+    from chalicelib.services.problems import list_problems
+    from chalicelib.services.queries import QueryError
+
+    filters = {k: v for k, v in params.items() if k in PROBLEM_FILTERS and v}
+    try:
+        answer = list_problems(
+            _registry(),
+            _store(),
+            campaign.id,
+            **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()},
+            limit="50",
+        )
+    except QueryError as exc:
+        return _office_error(exc)
+    body = problem_ledger_body(
+        answer,
+        {k: v for k, v in filters.items() if k != "cursor"},
+        _units(campaign),
+        problem_ledger_actions(),
+        _csrf(session),
+        periods_for(campaign, "issue-list"),
+        flash,
+    )
+    return _html("问题台账（对账销号）", body, here="ledger", session=session, status=status)
+
+
+def _problem_action(session: Session, form: dict[str, str], action: str) -> Response:
+    from chalicelib.domain.problems import OfficeActionError
+    from chalicelib.services import problems
+
+    campaign = _campaign()
+    note = form.get("note", "").strip()[:500]
+    who = f"{campaign.office.name}（网页）"
+    try:
+        if action == "close":
+            done = problems.close_problem(
+                _store(),
+                campaign,
+                form.get("id", ""),
+                who=who,
+                note=note,
+                force=form.get("force") == "true",
+                now=_now(),
+            )
+        else:
+            done = problems.reopen_problem(_store(), campaign, form.get("id", ""), who=who, note=note, now=_now())
+    except OfficeActionError as exc:
+        return _problem_ledger(session, campaign, {}, flash=exc.message, status=409)
+    flash = f"问题{done.id}已{'销号' if action == 'close' else '标记为问题反弹'}。"
+    return _problem_ledger(session, campaign, {"unit": done.unit}, flash=flash)
+
+
+@office_console.route("/problems/close", methods=["POST"], content_types=[FORM])
+@signed_in
+@csrf_checked
+def close_problem(session: Session, form: dict[str, str]) -> Response:
+    return _problem_action(session, form, "close")
+
+
+@office_console.route("/problems/reopen", methods=["POST"], content_types=[FORM])
+@signed_in
+@csrf_checked
+def reopen_problem(session: Session, form: dict[str, str]) -> Response:
+    return _problem_action(session, form, "reopen")
 
 
 @office_console.route("/ledger.xlsx", methods=["GET"])
@@ -452,8 +543,23 @@ def charts(session: Session) -> Response:
         bar_chart(f"各期报送按时率（截至{as_of}）", series["on_time_rate"], unit="%", maximum=100)
         + bar_chart("问题数量（按问题方面）", series["by_aspect"], unit="个")
         + bar_chart("问题数量（按填报单位）", series["by_unit"], unit="个")
+        + _problems_over_months(campaign)
     )
     return _html("统计图", body, here="charts", session=session)
+
+
+def _problems_over_months(campaign: Campaign) -> str:
+    from chalicelib.http.console_page import line_chart
+    from chalicelib.services.office_reports import open_and_closed_by_month
+
+    months, series = open_and_closed_by_month(_store(), campaign)
+    colours = {"open": "#b22222", "done": "#c08000", "closed": "#11612e"}
+    labels = {"open": "未完成", "done": "已完成待销号", "closed": "已销号"}
+    return line_chart(
+        "问题整改情况（各月末：未完成 / 已完成待销号 / 已销号）",
+        months,
+        [(labels[k], colours[k], series[k]) for k in ("open", "done", "closed")],
+    )
 
 
 @office_console.route("/reports", methods=["GET"])

@@ -247,6 +247,8 @@ def refused_body(items: Sequence[Mapping[str, Any]]) -> str:
 
 
 LEDGER_COLUMNS = (
+    ("problem_id", "问题编号"),
+    ("problem_status_label", "整改状态"),
     ("seq", "序号"),
     ("aspect", "问题方面"),
     ("symptom", "问题表现"),
@@ -263,6 +265,7 @@ def ledger_body(
     units: Sequence[Mapping[str, str]],
     periods: Sequence[str],
     actions: Sequence[str],
+    csrf: str = "",
 ) -> str:
     def options(values: Sequence[tuple[str, str]], chosen: str) -> str:
         return "".join(
@@ -279,14 +282,15 @@ def ledger_body(
         f'<label>问题方面 <input name="aspect" value="{esc(filters.get("aspect", ""))}" size="10"></label>'
         f'<label><input type="checkbox" name="overdue" value="true"{checked}> 仅超期</label>'
         '<button type="submit">筛选</button></form>'
-        f'<p><a href="/office/ledger.xlsx?{esc(_query(**dict(filters)))}">导出台账（Excel，A4横向打印）</a></p>'
+        f'<p><a href="/office/ledger.xlsx?{esc(_query(**dict(filters)))}">导出台账（Excel，A4横向打印）</a>'
+        ' · <a href="/office/ledger">按问题查看（对账销号）</a></p>'
         "</section>"
     )
     head = "".join(f"<th>{label}</th>" for _, label in LEDGER_COLUMNS) + ("<th>操作</th>" if actions else "")
     rows = "".join(
         f"<tr><td>{esc(i['unit']['name'])}</td><td>{esc(i.get('period', ''))}</td>"
         + "".join(f"<td>{esc(i.get(field) or '')}</td>" for field, _ in LEDGER_COLUMNS)
-        + ledger_row_actions(i, actions)
+        + ledger_row_actions(i, actions, csrf)
         + "</tr>"
         for i in items
     )
@@ -296,11 +300,138 @@ def ledger_body(
     )
 
 
-def ledger_row_actions(item: Mapping[str, Any], actions: Sequence[str]) -> str:
+ACTION_LABELS = {"close": "销号", "reopen": "问题反弹"}
+# Which problem statuses each office action applies to (``chalicelib.domain.problems.close`` / ``reopen``).
+ACTION_APPLIES = {"close": ("open", "done", "long-term", "reopened"), "reopen": ("closed", "done")}
+
+
+def ledger_row_actions(item: Mapping[str, Any], actions: Sequence[str], csrf: str = "") -> str:
     """Hook for 销号 / reopen (issue 15) and accept / return (issue 14): one form per action, with CSRF."""
     if not actions:
         return ""
-    return "<td>" + "".join(f"<span>{esc(a)}</span>" for a in actions) + "</td>"
+    problem_id = item.get("problem_id") or item.get("id")
+    status = item.get("problem_status") or item.get("status")
+    if not problem_id or not csrf:
+        return "<td></td>"
+    forms = []
+    for action in actions:
+        if status not in ACTION_APPLIES.get(action, ()):
+            continue
+        force = (
+            '<label><input type="checkbox" name="force" value="true"> 单位未报完成，强制销号</label>'
+            if action == "close" and status != "done"
+            else ""
+        )
+        forms.append(
+            f'<form method="post" action="/office/problems/{esc(action)}" class="action">'
+            f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
+            f'<input type="hidden" name="id" value="{esc(str(problem_id))}">'
+            f'<input name="note" placeholder="核查说明" maxlength="500" size="12" required>{force}'
+            f'<button type="submit">{esc(ACTION_LABELS.get(action, action))}</button></form>'
+        )
+    return "<td>" + "".join(forms) + "</td>"
+
+
+PROBLEM_STATUS_LABELS = {
+    "open": "整改中",
+    "done": "已完成",
+    "long-term": "长期坚持",
+    "closed": "已销号",
+    "reopened": "问题反弹",
+}
+FLAG_LABELS = {"overdue": "逾期未完成", "dropped": "漏报（上期列出、本期未列）"}
+
+
+def problem_ledger_body(
+    answer: Mapping[str, Any],
+    filters: Mapping[str, str],
+    units: Sequence[Mapping[str, str]],
+    actions: Sequence[str],
+    csrf: str,
+    periods: Sequence[str],
+    flash: str = "",
+) -> str:
+    """对账销号: one row per problem (id, status, flags, first and last listed), 销号 / 问题反弹 forms."""
+
+    def options(values: Sequence[tuple[str, str]], chosen: str) -> str:
+        return "".join(
+            f'<option value="{esc(v)}"{" selected" if v == chosen else ""}>{esc(label)}</option>' for v, label in values
+        )
+
+    form = (
+        '<section><form method="get" action="/office/ledger">'
+        '<label>单位 <select name="unit"><option value="">全部</option>'
+        f"{options([(u['code'], u['name']) for u in units], filters.get('unit', ''))}</select></label>"
+        f'<label>问题方面 <input name="aspect" value="{esc(filters.get("aspect", ""))}" size="10"></label>'
+        '<label>状态 <select name="status"><option value="">全部</option>'
+        f"{options(list(PROBLEM_STATUS_LABELS.items()), filters.get('status', ''))}</select></label>"
+        '<label>标记 <select name="flag"><option value="">全部</option>'
+        f"{options(list(FLAG_LABELS.items()), filters.get('flag', ''))}</select></label>"
+        '<button type="submit">筛选</button></form>'
+        "<p>按月查看各单位报送的清单行："
+        + " ".join(f'<a href="/office/ledger?{esc(_query(period=p))}">{esc(p)}</a>' for p in periods)
+        + "</p></section>"
+    )
+    head = (
+        "<tr><th>问题编号</th><th>填报单位</th><th>问题方面</th><th>问题表现</th><th>完成时限</th><th>状态</th>"
+        "<th>标记</th><th>列入期次</th><th>最近处理</th>" + ("<th>操作</th>" if actions else "") + "</tr>"
+    )
+    rows = []
+    for item in answer["items"]:
+        last = item["history"][-1] if item["history"] else {}
+        handled = f"{last.get('who', '')} {str(last.get('when', ''))[:10]} {last.get('note', '')}".strip()
+        flags = "、".join(FLAG_LABELS.get(f, f) for f in item["flags"])
+        label = PROBLEM_STATUS_LABELS.get(item["status"], item["status"])
+        rows.append(
+            f"<tr><td>{esc(item['id'])}</td><td>{esc(item.get('unit_name', item['unit']))}</td>"
+            f"<td>{esc(item['aspect'])}</td><td>{esc(item['text'])}</td><td>{esc(item['deadline'])}</td>"
+            f'<td class="status-{esc(item["status"])}">{esc(label)}</td>'
+            f"<td>{esc(flags)}</td><td>{esc(item['first_period'])}–{esc(item['last_period'])}</td>"
+            f"<td>{esc(handled)}</td>" + ledger_row_actions(item, actions, csrf) + "</tr>"
+        )
+    more = ""
+    if answer.get("next_cursor"):
+        more = (
+            f'<p><a href="/office/ledger?{esc(_query(**dict(filters), cursor=answer["next_cursor"]))}">下一页</a></p>'
+        )
+    notice = f'<p class="flash">{esc(flash)}</p>' if flash else ""
+    return (
+        f'{form}<section>{notice}<p>本页 {len(answer["items"])} 个问题</p><table id="problems">{head}{"".join(rows)}'
+        f"</table>{more}</section>"
+    )
+
+
+def line_chart(title: str, months: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]]) -> str:
+    """Counts over the months as inline SVG lines, one per series (label, colour, values), values printed."""
+    width, height, left, top, bottom = 640, 240, 40, 20, 40
+    peak = max((v for _, _, values in series for v in values), default=0) or 1
+    step = (width - left - 20) / max(1, len(months) - 1)
+
+    def xy(i: int, v: int) -> tuple[float, float]:
+        return left + i * step, top + (height - top - bottom) * (1 - v / peak)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{esc(title)}" width="{width}" '
+        f'height="{height}" font-family="Noto Sans CJK SC, Microsoft YaHei, sans-serif" font-size="12">'
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#888"/>'
+    ]
+    for i, month in enumerate(months):
+        x, _ = xy(i, 0)
+        parts.append(f'<text x="{x:.0f}" y="{height - bottom + 16}" text-anchor="middle">{esc(month)}</text>')
+    for n, (label, colour, values) in enumerate(series):
+        points = " ".join(f"{x:.0f},{y:.0f}" for x, y in (xy(i, v) for i, v in enumerate(values)))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{esc(colour)}" stroke-width="2"/>')
+        for i, v in enumerate(values):
+            x, y = xy(i, v)
+            parts.append(f'<circle cx="{x:.0f}" cy="{y:.0f}" r="3" fill="{esc(colour)}"/>')
+            parts.append(f'<text x="{x:.0f}" y="{y - 6:.0f}" text-anchor="middle">{v}</text>')
+        parts.append(
+            f'<rect x="{left + n * 120}" y="{height - 14}" width="10" height="10" fill="{esc(colour)}"/>'
+            f'<text x="{left + n * 120 + 14}" y="{height - 5}">{esc(label)}</text>'
+        )
+    parts.append("</svg>")
+    body = "".join(parts) if months else "<p>暂无数据。</p>"
+    return f"<section><h2>{esc(title)}</h2>{body}</section>"
 
 
 def links_body(

@@ -221,3 +221,41 @@ def county_presign(token: str) -> Response:
     except LinkError as exc:
         return _json_error(exc)
     return Response(json_body(_presigner().presign(planned)), status_code=200, headers=json_headers())
+
+
+@county_portal.route("/u/{token}/worksheet", methods=["GET"])
+def county_worksheet(token: str) -> Response:
+    """The unit's pre-filled 问题清单 for the link's period (issue 15): its problems with their ids, to update
+    and upload back; only on a link that includes the issue list."""
+    from urllib.parse import quote
+
+    from chalicelib.domain.links import LinkError
+    from chalicelib.domain.problems import ISSUE_LIST
+    from chalicelib.services.problems import unit_worksheet
+
+    nonce = secrets.token_urlsafe(16)
+    try:
+        grant = _open(token)
+    except LinkError as exc:
+        return _error_page(exc, nonce)
+    if all(d.id != ISSUE_LIST for d in grant.deliverables):
+        from chalicelib.http.portal_page import page_headers, render_message
+
+        html = render_message(
+            "无预填清单",
+            "此链接不含问题清单的报送，没有可下载的预填清单。",
+            contact=_office_contact(grant),
+            nonce=nonce,
+        )
+        return Response(body=html, status_code=404, headers=page_headers(nonce))
+    name, body = unit_worksheet(_store(), grant.campaign, grant.unit.code, grant.period)
+    return Response(
+        body=body,
+        status_code=200,
+        headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from chalicelib.domain.decisions import DECISION_WORDS
 from chalicelib.domain.receipts import STATUS_LABELS
@@ -291,6 +292,18 @@ SCRIPT = """
 """
 
 
+def _worksheet_link(view: PortalView) -> str:
+    """Issue 15: the unit's pre-filled list (its problems with 问题编号), when the link takes the issue list."""
+    if all(d.id != "issue-list" for d in view.deliverables):
+        return ""
+    href = f"{quote(view.token, safe='')}/worksheet"
+    return (
+        f'<p id="worksheet"><a href="{esc(href)}" download>下载预填的{esc(view.period_label)}问题清单</a>'
+        "（已列出本单位尚未销号的问题及其问题编号：请在原表上更新“整改进展”等内容，不要改动问题编号，"
+        "新问题填在下方空行，然后上传本表）</p>"
+    )
+
+
 def render_portal(view: PortalView) -> str:
     notes = "".join(f"<p>{esc(n)}</p>" for n in view.notes)
     return (
@@ -304,7 +317,7 @@ def render_portal(view: PortalView) -> str:
         f'<header><div class="muted">{esc(view.campaign_name)}</div>'
         f'<h1 id="unit">{esc(view.unit_name)} · {esc(view.period_label)}材料报送</h1>{notes}</header>'
         '<section id="due"><h2>本次应报送</h2><table><tr><th>材料</th><th>期次</th><th>截止时间</th><th>状态</th>'
-        f"<th>接受格式</th></tr>{_due_rows(view)}</table></section>"
+        f"<th>接受格式</th></tr>{_due_rows(view)}</table>{_worksheet_link(view)}</section>"
         f'<section id="upload"><h2>上传文件</h2>{_picker(view)}</section>'
         f'<section><h2>已报送记录</h2><div id="history">{render_history(view)}</div></section>'
         f'<footer class="muted">本链接仅供{esc(view.unit_name)}报送上述材料使用，请勿转发；'

@@ -22,6 +22,9 @@ from chalicelib.domain.packages import PackageStatus, evaluate_package, package_
 from chalicelib.domain.registry import Campaign
 from chalicelib.domain.store import CampaignStore, rows_as_dicts
 
+# The problem lists (issue 15); chalicelib.domain.problems itself loads the tables package, not wanted here.
+PROBLEM_DELIVERABLES = ("issue-list", "legacy-issue-list")
+
 # Concurrent reads of rejected submissions for a big campaign (see _fetch_rejections).
 MAX_WORKERS = 32
 
@@ -95,6 +98,12 @@ def table_states(
                     reads.queries.append(f"legacy-issue-list/{deadline.period}/{p.unit_code} rows")
                     rows = store.current_rows(campaign.id, p.unit_code, "legacy-issue-list", deadline.period)
                     legacy[(p.unit_code, deadline.period)] = rows_as_dicts(rows)
+    # Issue 15: a package's problem lists are judged against the ledger: the units' dropped problems, from
+    # their problem aggregates (one Query for every unit, no problem read).
+    dropped: dict[str, dict[str, Any]] = {}
+    if any(set(dict(required_parts(d))) & set(PROBLEM_DELIVERABLES) for d in deadlines if d.package):
+        reads.queries.append("problem aggregates")
+        dropped = {a.unit: a.aggregate.get("dropped") or {} for a in store.problem_aggregates(campaign.id)}
     states: dict[tuple[str, str], DeliveryState] = {}
     for deadline in deadlines:
         for unit in campaign.units:
@@ -111,6 +120,7 @@ def table_states(
                 rejections,
                 as_of,
                 legacy.get((unit.code, deadline.period), ()),
+                dropped.get(unit.code) if deadline.package else None,
             )
             if state is not None:
                 states[(deadline.id, unit.code)] = state
@@ -123,4 +133,9 @@ def package_status(store: CampaignStore, campaign: Campaign, deadline: Deadline,
     legacy: list[dict[str, Any]] = []
     if "legacy-issue-list" in pieces and pieces["legacy-issue-list"].accepted_at:
         legacy = rows_as_dicts(store.current_rows(campaign.id, unit_code, "legacy-issue-list", deadline.period))
-    return evaluate_package(campaign, deadline, unit_code, pieces, legacy)
+    dropped = None
+    if set(pieces) & set(PROBLEM_DELIVERABLES):  # judged against the ledger (issue 15): one Query
+        aggregates = {a.unit: a for a in store.problem_aggregates(campaign.id)}
+        found = aggregates.get(unit_code)
+        dropped = found.aggregate.get("dropped") if found else None
+    return evaluate_package(campaign, deadline, unit_code, pieces, legacy, dropped)

@@ -30,6 +30,6 @@ def unit_submissions(registry: Registry, store: CampaignStore, campaign_id: str,
 
 
 def problem_ledger_actions() -> tuple[str, ...]:
-    """The ledger's row actions. Empty until problem tracking (issue 15: 销号 / reopen) and office
-    decisions (issue 14: accept / return) land; the console renders a button per action returned."""
-    return ()
+    """The ledger's row actions: 销号 and 问题反弹 (issue 15); office decisions (issue 14: accept / return)
+    add theirs here. The console renders a CSRF-protected form per action that applies to the row."""
+    return ("close", "reopen")

@@ -17,9 +17,10 @@ from chalicelib.adapters import metrics
 from chalicelib.adapters.mail import MailSender
 from chalicelib.adapters.objects import FetchedObject, ObjectStore
 from chalicelib.domain.decisions import STAMPED_DETAIL, decided_uploads, decisions_by_ref, newest_per_file, tagged
-from chalicelib.domain.findings import Finding, SendOutcome, SubmissionStatus
+from chalicelib.domain.findings import ACCEPTED_STATUSES, Finding, SendOutcome, SubmissionStatus
 from chalicelib.domain.office_filing import read_filing
 from chalicelib.domain.outgoing import NoticeKey
+from chalicelib.domain.problems import PROBLEM_DELIVERABLES
 from chalicelib.domain.receipts import Receipt, RefusedKeyNotice, compose_receipt, compose_refused_receipt
 from chalicelib.domain.registry import Registry
 from chalicelib.domain.s3_events import ObjectRef
@@ -30,6 +31,7 @@ from chalicelib.domain.validation import Verdict, check_envelope, rejected
 from chalicelib.services.checking import check_bounded
 from chalicelib.services.contacts import current_contacts
 from chalicelib.services.notices import send_once
+from chalicelib.services.problems import refresh_problems
 from chalicelib.services.unit_links import unit_upload_link
 
 logger = Logger(child=True)
@@ -331,4 +333,9 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         # "failed": the mail server deferred it (4xx) through every retry; "in-flight": another delivery holds
         # the notice's lease, which may be a crashed one. Either way the message must come back.
         raise ReceiptNotSentError(f"receipt {key.key} is {notice}; the message will be delivered again")
+    if submission.status in ACCEPTED_STATUSES and target.deliverable.id in PROBLEM_DELIVERABLES:
+        # After the receipt: a conflict here fails the message, and its redelivery only finishes this step.
+        refresh_problems(
+            ctx.store, target.campaign, target.unit.code, target.deliverable.id, target.period, now=now_utc()
+        )
     return IntakeOutcome("recorded" if created else "duplicate", submission.status, notice)

@@ -55,9 +55,53 @@ def _monthly_period(campaign: Campaign, period: str | None) -> str:
 
 
 def problem_counts(rows: list[Any], as_of: date) -> dict[str, tuple[int | None, int | None]]:
-    """(done, closed) per unit code and per aspect. Hook for problem tracking (issue 15, 对账销号): the
-    system does not yet know which problems are done or closed, so every figure is None ("—")."""
-    return {}
+    """(done, closed) per unit name and per aspect among the month's rows (issue 15, 对账销号): done = the
+    unit reported it finished (已完成, including those since 销号), closed = the office verified it (已销号).
+    The rows carry their problem's current status (``services.problems.with_problem_status``); without any
+    (no problem tracked yet) the report shows "—"."""
+    tracked = [r for r in rows if r.fields.get("problem_status")]
+    if not tracked:
+        return {}
+    figures: dict[str, list[int]] = {}
+    for row in tracked:
+        status = row.fields["problem_status"]
+        for key in (row.unit_name, row.fields.get("aspect") or "（未填）"):
+            entry = figures.setdefault(key, [0, 0])
+            entry[0] += status in ("done", "closed")
+            entry[1] += status == "closed"
+    return {k: (done, closed) for k, (done, closed) in figures.items()}
+
+
+def open_and_closed_by_month(store: CampaignStore, campaign: Campaign) -> tuple[list[str], dict[str, list[int]]]:
+    """Per month of the 2023 list: how many problems were open, done (not yet closed) and closed at its end.
+
+    Each problem's history is folded up to the month (its entries of that period or earlier; an office
+    action carries the period the problem was last listed in), so a month's figure does not change when a
+    later month is uploaded. Reads every problem (Queries in pages of 100; never a Scan).
+    """
+    from chalicelib.domain.deadlines import periods_for
+    from chalicelib.domain.problems import ISSUE_LIST, UNFINISHED, ProblemStatus, problem_from_history
+    from chalicelib.services.problems import all_problems
+
+    months = [p for p in periods_for(campaign, ISSUE_LIST) if p[:1].isdigit()]
+    problems = [p for p in all_problems(store, campaign.id) if p.deliverable == ISSUE_LIST]
+    series: dict[str, list[int]] = {"open": [], "done": [], "closed": []}
+    for month in months:
+        tally: Counter[str] = Counter()
+        for problem in problems:
+            history = tuple(e for e in problem.history if e.period <= month)
+            folded = problem_from_history(problem.id, problem.unit, problem.deliverable, history)
+            if folded is None:
+                continue
+            if folded.status in UNFINISHED:
+                tally["open"] += 1
+            elif folded.status is ProblemStatus.DONE:
+                tally["done"] += 1
+            else:
+                tally["closed"] += 1
+        for key in series:
+            series[key].append(tally[key])
+    return months, series
 
 
 def monthly_figures(registry: Registry, store: CampaignStore, campaign_id: str, period: str | None) -> MonthlyBrief:

@@ -291,6 +291,10 @@ def selected_ledger(
     unit = unit_or_400(campaign, unit_ref) if unit_ref else None
     overdue_as_of = _as_of(as_of, campaign.zone) if _flag(overdue, "overdue") else None
     rows = current_ledger(store, campaign, deliverable_id, periods)
+    if deliverable_id in ("issue-list", "legacy-issue-list"):
+        from chalicelib.services.problems import with_problem_status
+
+        rows = with_problem_status(store, campaign, rows)
     return campaign, select(rows, unit_code=unit.code if unit else None, aspect=aspect, overdue_as_of=overdue_as_of)
 
 

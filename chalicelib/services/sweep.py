@@ -41,7 +41,7 @@ from chalicelib.domain.notice_policy import (
     sweep_day,
     unit_notice_kind,
 )
-from chalicelib.domain.notice_texts import compose_notice
+from chalicelib.domain.notice_texts import compose_notice, worksheet_sentence
 from chalicelib.domain.outgoing import NoticeKey, OutgoingMail
 from chalicelib.domain.packages import required_parts
 from chalicelib.domain.registry import Campaign
@@ -120,10 +120,13 @@ def link_hint(as_of: datetime, settings: LinkSettings) -> str | UploadHint:
             expires_at=expires,
         )
         until = expires.astimezone(campaign.zone).strftime("%Y年%m月%d日")
-        return (
+        text = (
             f"请打开本单位专用上传链接上传（{until}前有效，请勿转发）：{url} 。"
             "同一材料可重复上传，以最后一次通过核验的版本为准；上传后系统会发送回执邮件。"
         )
+        if "issue-list" in deadline.deliverables:  # issue 15: the pre-filled list behind the same link
+            text += worksheet_sentence(url)
+        return text
 
     return hint
 
@@ -244,7 +247,54 @@ def run_sweep(
         report.items += retry_unsent(
             store, campaign, sender, as_of=as_of, skip=done, lease=lease, retry_delays=retry_delays
         )
+        report.items += tell_problem_actions(
+            store, campaign, sender, as_of=as_of, lease=lease, retry_delays=retry_delays
+        )
     return report
+
+
+PROBLEM_ACTIONS_SCOPE = "problem-actions"
+
+
+def tell_problem_actions(
+    store: CampaignStore,
+    campaign: Campaign,
+    sender: MailSender,
+    *,
+    as_of: datetime,
+    lease: timedelta = DEFAULT_LEASE,
+    retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+) -> list[SweepItem]:
+    """Issue 15: each unit hears once which of its problems the office closed or reopened since it was last told.
+
+    One Query of the units' problem aggregates finds the untold actions. The notice's natural key is the
+    unit and its newest untold action, so a rerun (or a crash between sending and marking) sends nothing
+    twice; the actions are then marked told with the aggregate's conditional write.
+    """
+    from chalicelib.domain.notice_texts import compose_problem_actions
+    from chalicelib.services.problems import mark_told, told_lines, untold_actions
+
+    items: list[SweepItem] = []
+    for unit_code, untold in sorted(untold_actions(store, campaign).items()):
+        unit = campaign.unit(unit_code)
+        if unit is None:
+            continue
+        newest = max(untold, key=lambda u: (u["when"], u["id"], u["action"]))
+        key = NoticeKey(
+            campaign.id, PROBLEM_ACTIONS_SCOPE, f"{unit_code}#{newest['when']}#{newest['id']}#{newest['action']}"
+        )
+        mail = compose_problem_actions(campaign, unit, tuple(told_lines(untold)), message_id=key.message_id)
+        outcome = send_once(
+            store, key, "problem-actions", mail, sender, now=as_of, lease=lease, retry_delays=retry_delays
+        )
+        if outcome in (SendOutcome.SENT, SendOutcome.ALREADY_SENT, SendOutcome.REJECTED):
+            mark_told(store, campaign, unit_code, untold)
+        items.append(
+            SweepItem(
+                key.key, "problem-actions", PROBLEM_ACTIONS_SCOPE, unit_code, mail.to, mail.cc, mail.subject, outcome
+            )
+        )
+    return items
 
 
 RETRY_UNSENT_DAYS = 7

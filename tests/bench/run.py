@@ -120,19 +120,36 @@ def bench_table(table: Table, results: dict[str, Any], system: Any, quick: bool)
     table.row(
         "re-upload, 50 rows (new version, pointer moves)",
         again.summary(),
-        _bw(again) == math.ceil(50 / 25) and "Scan" not in again.operations,
+        _bw(again) == 2 * math.ceil(50 / 25) and "Scan" not in again.operations,  # rows, then problems
     )
     big = table_cost.upload_cost(system, 1000, "2023-05")
+    # Since issue 15 an issue list's intake also writes the problems it changes (25 a BatchWriteItem): the 50
+    # re-listed ones and 950 new. Past 1 MB the unit's problems and the version's rows take one more Query page.
     table.row(
         "re-upload, 1,000 rows",
         big.summary(),
-        _bw(big) == math.ceil(1000 / 25) and big.total - _bw(big) == again.total - _bw(again),
+        _bw(big) == 2 * math.ceil(1000 / 25) and big.total - _bw(big) <= again.total - _bw(again) + 2,
     )
     status = table_cost.query_cost(system, f"/campaigns/{table_cost.CAMPAIGN}/status", as_of="2023-08-31")
     unit = table_cost.query_cost(system, f"/campaigns/{table_cost.CAMPAIGN}/submissions", unit="140981")
     table.row("status board (every deadline x unit), before the 200 uploads", status.summary())
     table.row("one unit's submissions", unit.summary(), unit.operations == {"Query": 1})
     results["table"] = {"upload": first, "reupload": again, "reupload_1000": big, "status": status, "unit": unit}
+    problems = table_cost.problem_reupload_cost(system, 1000)
+    results["problems_reupload_1000"] = problems
+    table.row(
+        "对账销号: a 1,000-problem unit re-uploads its list",
+        f"intake {problems.dynamodb.summary()}; put → committed {problems.seconds:.1f} s",
+        problems.problems == 1000
+        and problems.entries_per_version == 1
+        and "Scan" not in problems.dynamodb.operations
+        and _bw(problems.dynamodb) == 2 * math.ceil(1000 / 25),
+    )
+    table.row(
+        "  of which refresh_problems (read, match, fold, write 1,000)",
+        f"{problems.refresh_dynamodb.summary()}; {problems.refresh_seconds:.1f} s",
+        _bw(problems.refresh_dynamodb) == math.ceil(1000 / 25) and problems.refresh_dynamodb.total <= 46,
+    )
 
 
 def bench_sweep(table: Table, results: dict[str, Any], system: Any, quick: bool) -> None:

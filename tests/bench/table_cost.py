@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -20,6 +21,7 @@ from tests.bench.workbooks import issue_workbook
 CAMPAIGN = "xinzhou-2023"
 OFFICE_TOKEN = "local-office-token"
 CAMPAIGN_FILE = "chalicelib/data/campaigns/xinzhou-2023.json"
+PUMP_THREADS = ("event-pump", *(f"event-pump-{n}" for n in range(16)))  # the pump and its workers
 
 
 def api_get(system: Any, path: str, **params: str) -> tuple[int, Any]:
@@ -49,7 +51,7 @@ def wait_handled(system: Any, version_id: str, timeout: float = 120) -> None:
 def upload_cost(system: Any, rows: int, period: str) -> DynamoCount:
     """The DynamoDB calls the upload handler makes for one accepted upload (the pump's thread only)."""
     body = issue_workbook(rows, unit_name="原平市交通运输局")
-    with dynamodb_calls(threads=("event-pump",)) as count:
+    with dynamodb_calls(threads=PUMP_THREADS) as count:
         version = put_upload(system, "140981", period, f"原平市{period}清单.xlsx", body)
         wait_handled(system, version)
     return count
@@ -248,4 +250,76 @@ def sweep_cost(
         workers=workers,
         sent_sample=len(sent),
         read_seconds=read_seconds,
+    )
+
+
+# --- issue 15: a 1,000-problem unit re-uploads its list ---------------------------------------------------
+
+
+@dataclass
+class ProblemReupload:
+    rows: int
+    problems: int
+    dynamodb: DynamoCount
+    seconds: float  # put → the unit's problems committed under the new version (the whole intake)
+    refresh_seconds: float  # refresh_problems alone on the same list again: read, match, fold, write
+    refresh_dynamodb: DynamoCount
+    entries_per_version: int  # history entries of the re-upload per problem: 1
+
+
+def _wait_problems(unit: str, version: str, timeout: float = 300) -> None:
+    from chalicelib.adapters.dynamo_store import default_store
+
+    deadline = time.monotonic() + timeout
+    while True:
+        stored = default_store().unit_problems(CAMPAIGN, unit)
+        if version in stored.state.current.values() and not stored.writing:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"problems of {unit} never reached version {version}")
+        time.sleep(0.2)
+
+
+def problem_reupload_cost(system: Any, rows: int = 1000) -> ProblemReupload:
+    """河曲县 lists ``rows`` problems in June, then re-uploads the list with a progress remark (已完成) on half of
+    the rows: every problem keeps its id, half become done; the DynamoDB calls of the re-upload's intake."""
+    from dataclasses import replace
+
+    from chalicelib.adapters.dynamo_store import default_store
+    from chalicelib.domain.registry import default_registry
+    from chalicelib.domain.store import DeliveryEvent
+    from chalicelib.services.problems import refresh_problems
+    from infra.local.samples import issue_list_workbook
+    from tests.bench.workbooks import issue_rows
+
+    unit, period = "140930", "2023-06"
+    listed = issue_rows(rows, seed=15)
+    first = issue_list_workbook("河曲县交通运输局", listed)
+    version = put_upload(system, unit, period, "河曲县6月清单.xlsx", first)
+    _wait_problems(unit, version)
+    again = issue_list_workbook(
+        "河曲县交通运输局", [replace(r, note="已完成") if n % 2 else r for n, r in enumerate(listed)]
+    )
+    with dynamodb_calls(threads=PUMP_THREADS) as count:
+        started = time.perf_counter()
+        second = put_upload(system, unit, period, "河曲县6月清单（更新）.xlsx", again)
+        _wait_problems(unit, second)
+        seconds = time.perf_counter() - started
+    store = default_store()
+    stored = store.unit_problems(CAMPAIGN, unit)
+    entries = {sum(1 for e in p.history if e.version == second) for p in stored.state.problems}
+    # refresh_problems alone (read 1,000 problems, match, fold, write), in this thread: the same rows once more
+    # as a newer version, so every problem is matched again and rewritten.
+    campaign = default_registry().campaign(CAMPAIGN)
+    listed_rows = [r.as_dict() for r in store.version_rows(CAMPAIGN, unit, "issue-list", period, second)]
+    store.write_version_rows(CAMPAIGN, unit, "issue-list", period, "bench-timed", listed_rows)
+    now = datetime.now(UTC)
+    event = DeliveryEvent(CAMPAIGN, unit, "issue-list", period, "S#bench", now, None, "bench-timed", "accepted", rows)
+    store.record_delivery(event)
+    with dynamodb_calls(threads=(threading.current_thread().name,)) as direct:
+        timer = time.perf_counter()
+        refresh_problems(store, campaign, unit, "issue-list", period, now=now)
+        refresh_seconds = time.perf_counter() - timer
+    return ProblemReupload(
+        rows, len(stored.state.problems), count, seconds, refresh_seconds, direct, max(entries, default=0)
     )

@@ -145,7 +145,31 @@ def test_ledger_and_charts_pages(office: requests.Session) -> None:
     _, api = api_get(f"/campaigns/{CAMPAIGN}/issues", period="2023-05", unit="140981")
     assert ledger.status_code == 200 and f"共 {api['count']} 条" in ledger.text
     charts = office.get(f"{LOCAL.api_url}/office/charts", params={"as_of": BOARD_DAY}, timeout=20)
-    assert charts.status_code == 200 and charts.text.count("<svg") == 3
+    assert charts.status_code == 200 and charts.text.count("<svg") == 4
+    # Issue 15: open vs closed over the months, one point per month of the 2023 list.
+    assert "问题整改情况" in charts.text and "<polyline" in charts.text
+
+
+def test_the_problem_ledger_closes_a_problem_through_a_csrf_form(office: requests.Session) -> None:
+    _, listed = api_get(f"/campaigns/{CAMPAIGN}/problems", status="open", limit="1")
+    [problem] = listed["items"]
+    unit = problem["unit"]
+    page = office.get(f"{LOCAL.api_url}/office/ledger", params={"unit": unit}, timeout=20)
+    assert page.status_code == 200 and 'id="problems"' in page.text
+    _, mine = api_get(f"/campaigns/{CAMPAIGN}/problems", unit=unit, limit="50")
+    assert all(item["id"] in page.text for item in mine["items"])
+    assert 'action="/office/problems/close"' in page.text
+    form = {"id": problem["id"], "note": "现场核查，已整改到位", "force": "true"}
+    refused = office.post(f"{LOCAL.api_url}/office/problems/close", data=form, timeout=20)
+    assert refused.status_code == 403
+    assert api_get(f"/campaigns/{CAMPAIGN}/problems/{problem['id']}")[1]["status"] == "open"
+    done = office.post(f"{LOCAL.api_url}/office/problems/close", data={**form, "csrf": _csrf(page.text)}, timeout=20)
+    assert done.status_code == 200 and f"问题{problem['id']}已销号" in done.text
+    _, after = api_get(f"/campaigns/{CAMPAIGN}/problems/{problem['id']}")
+    last = after["history"][-1]
+    assert after["status"] == "closed" and last["forced"] and "现场核查" in last["note"] and last["who"]
+    again = office.post(f"{LOCAL.api_url}/office/problems/close", data={**form, "csrf": _csrf(page.text)}, timeout=20)
+    assert again.status_code == 409 and "无需重复销号" in again.text
 
 
 def _docx_text(body: bytes) -> str:

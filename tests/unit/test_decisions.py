@@ -211,7 +211,7 @@ def test_the_decider_is_the_name_configured_for_the_token() -> None:
     raw = f"zhang:{token_digest('t-zhang')}, {token_digest('t-anon')},li:{token_digest('t-li')}"
     assert office_token_name("Bearer t-zhang", raw) == "zhang"
     assert office_token_name("bearer t-li", raw) == "li"
-    assert office_token_name("Bearer t-anon", raw) == "office"
+    assert office_token_name("Bearer t-anon", raw) == "市专项办"
     assert office_token_name("Bearer other", raw) is None and office_token_name(None, raw) is None
 
 
