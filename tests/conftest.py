@@ -118,3 +118,26 @@ def dynamo_store() -> Any:
     from chalicelib.adapters.dynamo_store import default_store
 
     return default_store()
+
+
+@pytest.fixture
+def campaign_of_its_own(system: Any) -> Iterator[Callable[[str], str]]:
+    """The real campaign copied under another id, for a flow whose units' records other modules of the
+    session also read or write (every real unit is used somewhere); removed from the registry afterwards."""
+    from chalicelib.data import CAMPAIGN_DIR
+    from chalicelib.domain.registry import build_campaign, default_registry
+
+    registry, added = default_registry(), []
+
+    def make(campaign_id: str) -> str:
+        raw = json.loads((CAMPAIGN_DIR / "xinzhou-2023.json").read_text(encoding="utf-8"))
+        raw["id"] = campaign_id
+        registry.campaigns[campaign_id] = build_campaign(raw)
+        added.append(campaign_id)
+        return campaign_id
+
+    try:
+        yield make
+    finally:
+        for campaign_id in added:
+            registry.campaigns.pop(campaign_id, None)

@@ -113,7 +113,7 @@ def test_the_office_signs_in_reads_the_board_and_issues_a_link(
     assert "原平市" in page.inner_text("#ledger")
     _shot(page, "console-ledger.png")
     page.goto(f"{LOCAL.api_url}/office/charts?as_of={BOARD_DAY}")
-    assert page.locator("svg").count() == 3
+    assert page.locator("svg").count() == 4  # on-time rate, by aspect, by unit, open vs closed over the months
     _shot(page, "console-charts.png")
 
     # Issue a link: the page shows it and its QR code.

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -115,18 +115,8 @@ def _fetch(url: str) -> tuple[int, bytes, str]:
 
 
 @pytest.fixture
-def own_campaign(system: Any) -> Iterator[str]:
-    from chalicelib.data import CAMPAIGN_DIR
-    from chalicelib.domain.registry import build_campaign, default_registry
-
-    raw = json.loads((CAMPAIGN_DIR / "xinzhou-2023.json").read_text(encoding="utf-8"))
-    raw["id"] = CAMPAIGN
-    registry = default_registry()
-    registry.campaigns[CAMPAIGN] = build_campaign(raw)
-    try:
-        yield CAMPAIGN
-    finally:
-        registry.campaigns.pop(CAMPAIGN, None)
+def own_campaign(campaign_of_its_own: Callable[[str], str]) -> str:
+    return campaign_of_its_own(CAMPAIGN)
 
 
 def test_problems_followed_from_may_to_july(system: Any, own_campaign: str) -> None:
