@@ -155,7 +155,7 @@ LEDGER_PARAMS = ("period", "unit", "aspect", "overdue", "as_of")
 def list_issues(campaign_id: str) -> dict[str, Any]:
     from chalicelib.services.queries import list_issues as query
 
-    return _office_query(query, campaign_id, LEDGER_PARAMS)
+    return _office_query(query, campaign_id, (*LEDGER_PARAMS, "cursor"))
 
 
 @app.route("/campaigns/{campaign_id}/issues.xlsx", methods=["GET"], authorizer=office_token)
@@ -177,7 +177,7 @@ def issues_workbook(campaign_id: str) -> Response:
 def list_cases(campaign_id: str) -> dict[str, Any]:
     from chalicelib.services.queries import list_cases as query
 
-    return _office_query(query, campaign_id, ("period", "unit"))
+    return _office_query(query, campaign_id, ("period", "unit", "cursor"))
 
 
 @app.route("/campaigns/{campaign_id}/status", methods=["GET"], authorizer=office_token)

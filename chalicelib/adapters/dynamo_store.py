@@ -41,6 +41,7 @@ from chalicelib.domain.store import (
     DeliveryRow,
     InvalidCursorError,
     NoticeRecord,
+    PointerPage,
     RefusedPage,
     RefusedUpload,
     SubmissionFilter,
@@ -133,6 +134,15 @@ def _pointer(item: Delivery) -> DeliveryPointer:
         latest_status=item.latest_status,
         latest_submission_sk=item.latest_submission_sk,
         latest_received_at=item.latest_received_at,
+        latest_messages=tuple(str(m) for m in item.latest_messages) if item.latest_messages is not None else None,
+        current_aspect_counts=(
+            {str(k): int(v) for k, v in item.current_aspect_counts.as_dict().items()}
+            if item.current_aspect_counts is not None
+            else None
+        ),
+        current_row_problems=(
+            tuple(str(m) for m in item.current_row_problems) if item.current_row_problems is not None else None
+        ),
     )
 
 
@@ -385,6 +395,7 @@ class DynamoStore:
                 Delivery.latest_status.set(str(event.status)),
                 Delivery.latest_submission_sk.set(event.submission_ref),
                 Delivery.latest_received_at.set(event.received_at),
+                Delivery.latest_messages.set(list(event.messages)),
             ],
             Delivery.latest_order.does_not_exist() | (Delivery.latest_order <= order),
         )
@@ -404,6 +415,8 @@ class DynamoStore:
                 Delivery.current_submission_sk.set(event.submission_ref),
                 Delivery.current_row_count.set(event.row_count or 0),
                 Delivery.current_received_at.set(event.received_at),
+                Delivery.current_aspect_counts.set(dict(event.aspect_counts or {})),
+                Delivery.current_row_problems.set(list(event.row_problems)),
             ],
             Delivery.current_order.does_not_exist() | (Delivery.current_order <= order),
         )
@@ -506,6 +519,16 @@ class DynamoStore:
         )
         pk = NoticeKey(campaign_id, scope, "").pk
         return [_notice(NoticeKey(campaign_id, scope, n.sk), n) for n in Notice.query(pk, filter_condition=unsent)]
+
+    # --- issue 17: province scale (reads bounded in calls whatever the number of units) ------------------
+
+    def deadline_deliveries_page(
+        self, campaign_id: str, deliverable_id: str, period: str, *, limit: int, cursor: str | None = None
+    ) -> PointerPage:
+        pk = current_index_pk(campaign_id, deliverable_id, period)
+        result = Delivery.by_deadline.query(pk, limit=limit, last_evaluated_key=decode_cursor(cursor, pk, "gsi1pk"))
+        items = tuple(_pointer(d) for d in result)
+        return PointerPage(items, encode_cursor(result.last_evaluated_key))
 
 
 @cache

@@ -25,6 +25,7 @@ from chalicelib.domain.store import (
     DeliveryRow,
     InvalidCursorError,
     NoticeRecord,
+    PointerPage,
     RefusedPage,
     RefusedUpload,
     SubmissionFilter,
@@ -219,6 +220,7 @@ class MemoryStore:
                     latest_status=str(event.status),
                     latest_submission_sk=event.submission_ref,
                     latest_received_at=event.received_at,
+                    latest_messages=tuple(event.messages),
                 )
             self._pointers[key] = state
             if event.status not in ACCEPTED_STATUSES:
@@ -234,6 +236,8 @@ class MemoryStore:
                     current_submission_sk=event.submission_ref,
                     current_row_count=event.row_count or 0,
                     current_received_at=event.received_at,
+                    current_aspect_counts=dict(event.aspect_counts or {}),
+                    current_row_problems=tuple(event.row_problems),
                 )
             self._pointers[key] = state
             return moved
@@ -337,3 +341,17 @@ class MemoryStore:
             for (p, _), n in sorted(found, key=lambda kv: kv[0][1])
             if p == pk and n.status in unsent and n.created_at is not None and n.created_at >= since
         ]
+
+    # --- issue 17: province scale (reads bounded in calls whatever the number of units) ------------------
+
+    def deadline_deliveries_page(
+        self, campaign_id: str, deliverable_id: str, period: str, *, limit: int, cursor: str | None = None
+    ) -> PointerPage:
+        listing: _Listing = ("pointers", campaign_id, deliverable_id, period)
+        after = _decode(cursor, listing)
+        found = [
+            p for p in self.deadline_deliveries(campaign_id, deliverable_id, period) if after is None or p.unit > after
+        ]
+        items = tuple(found[:limit])
+        more = len(found) > limit
+        return PointerPage(items, _encode(listing, items[-1].unit) if more and items else None)

@@ -112,12 +112,17 @@ def package_parts(
     deadline: Deadline,
     have: Mapping[str, int],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    legacy_problems: tuple[str, ...] | None = None,
 ) -> tuple[PackagePart, ...]:
-    """Pure: each owed piece with how many are there (``have``: deliverable → items accepted)."""
+    """Pure: each owed piece with how many are there (``have``: deliverable → items accepted).
+
+    ``legacy_problems``: what ``legacy_row_problems`` found in the 2022 list's current version when it was
+    recorded (kept on its pointer, issue 17); when None, they are found in ``legacy_rows``."""
     parts = []
     for deliverable_id, required in required_parts(deadline):
         count = have.get(deliverable_id, 0)
-        problems = legacy_row_problems(legacy_rows) if deliverable_id == "legacy-issue-list" and count else ()
+        found = legacy_problems if legacy_problems is not None else legacy_row_problems(legacy_rows)
+        problems = found if deliverable_id == "legacy-issue-list" and count else ()
         name = campaign.deliverables[deliverable_id].name
         parts.append(PackagePart(deliverable_id, name, required, count, problems))
     return tuple(parts)

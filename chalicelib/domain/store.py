@@ -142,6 +142,11 @@ class DeliveryEvent:
     version_id: str
     status: SubmissionStatus | str
     row_count: int | None
+    # Issue 17: what the office's reads need, kept on the pointer in the same conditional write that moves
+    # it, so a redelivered or late event changes nothing and a re-upload replaces rather than adds.
+    messages: tuple[str, ...] = ()  # the errors of this upload, for a rejected one
+    aspect_counts: Mapping[str, int] | None = None  # accepted rows by 问题方面, for an accepted list
+    row_problems: tuple[str, ...] = ()  # what the rows still lack (the 2022 list's progress), when accepted
 
     @property
     def order(self) -> str:
@@ -171,6 +176,18 @@ class DeliveryPointer:
     latest_status: str | None = None
     latest_submission_sk: str | None = None
     latest_received_at: datetime | None = None
+    # Issue 17 (None: written before these were kept; readers fall back to the submission or the rows).
+    latest_messages: tuple[str, ...] | None = None  # the latest upload's error messages
+    current_aspect_counts: dict[str, int] | None = None  # the current version's rows by 问题方面
+    current_row_problems: tuple[str, ...] | None = None  # what the current version's rows still lack
+
+
+@dataclass(frozen=True)
+class PointerPage:
+    """A page of one (deliverable, period)'s pointers in unit-code order, with a cursor for the rest."""
+
+    items: tuple[DeliveryPointer, ...]
+    next_cursor: str | None  # None: the listing is done
 
 
 @dataclass(frozen=True)
@@ -340,4 +357,12 @@ class CampaignStore(Protocol):
 
     def unsent_notices(self, campaign_id: str, scope: str, since: datetime) -> list[NoticeRecord]:
         """Notices of one scope created since ``since`` still pending, failed or mid-send."""
+        ...
+
+    # --- issue 17: province scale (reads bounded in calls whatever the number of units) ------------------
+    def deadline_deliveries_page(
+        self, campaign_id: str, deliverable_id: str, period: str, *, limit: int, cursor: str | None = None
+    ) -> PointerPage:
+        """Up to ``limit`` units' pointers for one deliverable and period, in unit-code order (one Query),
+        with a cursor that only continues this listing."""
         ...

@@ -17,7 +17,9 @@ from chalicelib.adapters import metrics
 from chalicelib.adapters.mail import MailSender
 from chalicelib.adapters.objects import FetchedObject, ObjectStore
 from chalicelib.domain.findings import Finding, SendOutcome, SubmissionStatus
+from chalicelib.domain.ledger import aspect_tally
 from chalicelib.domain.outgoing import NoticeKey
+from chalicelib.domain.packages import legacy_row_problems
 from chalicelib.domain.receipts import Receipt, RefusedKeyNotice, compose_receipt, compose_refused_receipt
 from chalicelib.domain.registry import Registry
 from chalicelib.domain.s3_events import ObjectRef
@@ -195,7 +197,8 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
         metrics.upload_checked(submission.status, validation_ms, object_key=ref.key, version_id=version_id)
 
     # On a redelivery the record decides: the first attempt may have crashed after writing it.
-    if submission.status == SubmissionStatus.ACCEPTED and verdict.status == SubmissionStatus.ACCEPTED:
+    rows_written = submission.status == SubmissionStatus.ACCEPTED and verdict.status == SubmissionStatus.ACCEPTED
+    if rows_written:
         ctx.store.write_version_rows(
             target.campaign.id, target.unit.code, target.deliverable.id, target.period, version_id, verdict.rows
         )
@@ -211,6 +214,13 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
             version_id=version_id,
             status=submission.status,
             row_count=submission.row_count,
+            messages=tuple(f.message for f in submission.errors),
+            aspect_counts=aspect_tally(verdict.rows) if rows_written else None,  # what the rows written hold
+            row_problems=(
+                legacy_row_problems(verdict.rows)
+                if rows_written and target.deliverable.id == "legacy-issue-list"
+                else ()
+            ),
         )
     )
     # A contacts upload that was just accepted already addresses its own receipt.
