@@ -354,7 +354,22 @@ def ledger_workbook(session: Session) -> Response:
         )
     except QueryError as exc:
         return _office_error(exc)
-    return _file(body, XLSX, "专项整治台账.xlsx")
+    # A browser's Accept starts with text/html, and API Gateway hands bytes over only when the first type
+    # is binary: the workbook goes to exports/ and the browser follows a presigned link (issue 17).
+    import uuid
+
+    from chalicelib.config import settings
+    from chalicelib.services.uploads import stored_export
+
+    key = f"exports/{campaign.id}/{uuid.uuid4().hex}.xlsx"
+    return Response(
+        "",
+        status_code=303,
+        headers={
+            "Location": stored_export(settings(), key, body, XLSX, "专项整治台账.xlsx"),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _file(body: bytes, content_type: str, name: str) -> Response:
