@@ -146,6 +146,11 @@ def _pointer(item: Delivery) -> DeliveryPointer:
     )
 
 
+def _texts(texts: Sequence[str]) -> Any:
+    """A list of strings for a ListAttribute(of=UnicodeAttribute) update (typed as a list of attributes)."""
+    return list(texts)
+
+
 def _row(item: DeliveryRowItem) -> DeliveryRow:
     return DeliveryRow(
         campaign=item.campaign,
@@ -395,7 +400,7 @@ class DynamoStore:
                 Delivery.latest_status.set(str(event.status)),
                 Delivery.latest_submission_sk.set(event.submission_ref),
                 Delivery.latest_received_at.set(event.received_at),
-                Delivery.latest_messages.set(list(event.messages)),
+                Delivery.latest_messages.set(_texts(event.messages)),
             ],
             Delivery.latest_order.does_not_exist() | (Delivery.latest_order <= order),
         )
@@ -416,7 +421,7 @@ class DynamoStore:
                 Delivery.current_row_count.set(event.row_count or 0),
                 Delivery.current_received_at.set(event.received_at),
                 Delivery.current_aspect_counts.set(dict(event.aspect_counts or {})),
-                Delivery.current_row_problems.set(list(event.row_problems)),
+                Delivery.current_row_problems.set(_texts(event.row_problems)),
             ],
             Delivery.current_order.does_not_exist() | (Delivery.current_order <= order),
         )

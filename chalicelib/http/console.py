@@ -330,9 +330,8 @@ def ledger(session: Session) -> Response:
     campaign = _campaign()
     filters = {k: v for k, v in _params().items() if k in LEDGER_FILTERS and v}
     try:
-        answer = list_issues(
-            _registry(), _store(), campaign.id, **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
-        )
+        named: dict[str, Any] = {("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
+        answer = list_issues(_registry(), _store(), campaign.id, **named)
     except QueryError as exc:
         return _office_error(exc)
     body = ledger_body(

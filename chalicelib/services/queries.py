@@ -472,7 +472,7 @@ def ledger_page(
         return ledger_rows(campaign, pointer, version)
 
     with ThreadPoolExecutor(max_workers=max(1, min(LEDGER_READERS, len(pointers)))) as pool:
-        read = list(pool.map(rows_of, pointers))
-    rows = [r for unit_rows in read for r in unit_rows]
+        per_unit = list(pool.map(rows_of, pointers))
+    rows = [r for unit_rows in per_unit for r in unit_rows]
     selected = select(rows, unit_code=unit.code if unit else None, aspect=aspect, overdue_as_of=overdue_as_of)
     return {"items": [r.as_json() for r in selected], "count": len(selected), "next_cursor": next_cursor}

@@ -20,12 +20,12 @@ OLD_SCHEDULE_MS = [1000 * (n + 1) for n in range(120)]  # sleep(1000) before eve
 
 
 def new_schedule_ms() -> list[int]:
-    """chalicelib/http/portal_page.py's waitFor: 150 ms, then x1.4 up to 1 s."""
+    """chalicelib/http/portal_page.py's waitFor: 150 ms, then x1.4 up to 500 ms."""
     times, at, delay = [], 0, 150
     while at < 120_000:
         at += delay
         times.append(at)
-        delay = min(1000, round(delay * 1.4))
+        delay = min(500, round(delay * 1.4))
     return times
 
 
