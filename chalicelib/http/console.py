@@ -317,6 +317,7 @@ def refused(session: Session) -> Response:
 
 
 LEDGER_FILTERS = ("period", "unit", "aspect", "overdue")
+LEDGER_PAGE = (*LEDGER_FILTERS, "cursor")  # the page's own parameters; the export takes the filters only
 
 
 @office_console.route("/ledger", methods=["GET"])
@@ -328,14 +329,19 @@ def ledger(session: Session) -> Response:
     from chalicelib.services.queries import QueryError, list_issues
 
     campaign = _campaign()
-    filters = {k: v for k, v in _params().items() if k in LEDGER_FILTERS and v}
+    filters = {k: v for k, v in _params().items() if k in LEDGER_PAGE and v}
     try:
         named: dict[str, Any] = {("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
         answer = list_issues(_registry(), _store(), campaign.id, **named)
     except QueryError as exc:
         return _office_error(exc)
     body = ledger_body(
-        answer["items"], filters, _units(campaign), periods_for(campaign, "issue-list"), problem_ledger_actions()
+        answer["items"],
+        filters,
+        _units(campaign),
+        periods_for(campaign, "issue-list"),
+        problem_ledger_actions(),
+        answer.get("next_cursor"),
     )
     return _html("专项整治事项清单（汇总台账）", body, here="ledger", session=session)
 
