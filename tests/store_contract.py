@@ -380,6 +380,13 @@ class StoreContract:
         store.record_delivery(again)
         state = store.delivery(*args)
         assert state is not None and state.latest_messages == () and state.current_aspect_counts == {"逐利执法": 4}
+        # A version whose rows were not read with this event (a redelivery judged differently): no figure is
+        # kept, so readers count its rows rather than trust another version's counts.
+        unknown = replace(event(campaign, "unread", later + timedelta(hours=3)), aspect_counts=None, row_problems=None)
+        store.record_delivery(unknown)
+        state = store.delivery(*args)
+        assert state is not None and state.current_version == "unread"
+        assert state.current_aspect_counts is None and state.current_row_problems is None
 
     def test_pointer_pages_cover_every_unit_once_in_unit_order(self, store: CampaignStore, campaign: str) -> None:
         units = [f"9{n:05d}" for n in range(7)]

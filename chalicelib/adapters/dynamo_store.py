@@ -420,8 +420,12 @@ class DynamoStore:
                 Delivery.current_submission_sk.set(event.submission_ref),
                 Delivery.current_row_count.set(event.row_count or 0),
                 Delivery.current_received_at.set(event.received_at),
-                Delivery.current_aspect_counts.set(dict(event.aspect_counts or {})),
-                Delivery.current_row_problems.set(_texts(event.row_problems)),
+                Delivery.current_aspect_counts.set(dict(event.aspect_counts))
+                if event.aspect_counts is not None
+                else Delivery.current_aspect_counts.remove(),
+                Delivery.current_row_problems.set(_texts(event.row_problems))
+                if event.row_problems is not None
+                else Delivery.current_row_problems.remove(),
             ],
             Delivery.current_order.does_not_exist() | (Delivery.current_order <= order),
         )

@@ -236,8 +236,8 @@ class MemoryStore:
                     current_submission_sk=event.submission_ref,
                     current_row_count=event.row_count or 0,
                     current_received_at=event.received_at,
-                    current_aspect_counts=dict(event.aspect_counts or {}),
-                    current_row_problems=tuple(event.row_problems),
+                    current_aspect_counts=dict(event.aspect_counts) if event.aspect_counts is not None else None,
+                    current_row_problems=tuple(event.row_problems) if event.row_problems is not None else None,
                 )
             self._pointers[key] = state
             return moved

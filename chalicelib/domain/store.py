@@ -145,8 +145,10 @@ class DeliveryEvent:
     # Issue 17: what the office's reads need, kept on the pointer in the same conditional write that moves
     # it, so a redelivered or late event changes nothing and a re-upload replaces rather than adds.
     messages: tuple[str, ...] = ()  # the errors of this upload, for a rejected one
+    # None below: not known with this event (its rows were not read this time); the pointer then keeps none
+    # and readers count the current version's rows instead, never a stale figure of another version.
     aspect_counts: Mapping[str, int] | None = None  # accepted rows by 问题方面, for an accepted list
-    row_problems: tuple[str, ...] = ()  # what the rows still lack (the 2022 list's progress), when accepted
+    row_problems: tuple[str, ...] | None = ()  # what the rows still lack (the 2022 list's progress)
 
     @property
     def order(self) -> str:

@@ -217,8 +217,8 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
             messages=tuple(f.message for f in submission.errors),
             aspect_counts=aspect_tally(verdict.rows) if rows_written else None,  # what the rows written hold
             row_problems=(
-                legacy_row_problems(verdict.rows)
-                if rows_written and target.deliverable.id == "legacy-issue-list"
+                (legacy_row_problems(verdict.rows) if rows_written else None)
+                if target.deliverable.id == "legacy-issue-list"
                 else ()
             ),
         )
