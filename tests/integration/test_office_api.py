@@ -172,7 +172,9 @@ def dynamodb_calls() -> Iterator[list[str]]:
     lock = threading.Lock()
 
     def record(self: Any, operation: str, params: Any) -> Any:
-        if self.meta.service_model.service_name == "dynamodb" and threading.current_thread().name != "event-pump":
+        if self.meta.service_model.service_name == "dynamodb" and not threading.current_thread().name.startswith(
+            "event-pump"
+        ):
             with lock:
                 calls.append(operation)
         return original(self, operation, params)
