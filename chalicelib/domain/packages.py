@@ -134,9 +134,10 @@ def evaluate_package(
     unit_code: str,
     pieces: Mapping[str, PiecePresence],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    legacy_problems: tuple[str, ...] | None = None,
 ) -> PackageStatus:
     have = {d: p.items for d, p in pieces.items() if p.accepted_at}
-    parts = package_parts(campaign, deadline, have, legacy_rows)
+    parts = package_parts(campaign, deadline, have, legacy_rows, legacy_problems)
     status = PackageStatus(deadline.id, unit_code, parts, None)
     if status.complete:
         owed = dict(required_parts(deadline))

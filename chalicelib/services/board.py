@@ -130,3 +130,24 @@ def package_status(store: CampaignStore, campaign: Campaign, deadline: Deadline,
     if "legacy-issue-list" in pieces and pieces["legacy-issue-list"].accepted_at:
         legacy = rows_as_dicts(store.current_rows(campaign.id, unit_code, "legacy-issue-list", deadline.period))
     return evaluate_package(campaign, deadline, unit_code, pieces, legacy)
+
+
+def package_statuses(store: CampaignStore, campaign: Campaign, deadline: Deadline) -> dict[str, PackageStatus]:
+    """Every unit's package for one deadline: one Query per owed piece on the pointer index, whatever the
+    number of units (issue 17); the 2022 list's gaps come from its pointer (older pointers: its rows)."""
+    by_unit: dict[str, list[Any]] = {}
+    for deliverable_id, _ in required_parts(deadline):
+        for pointer in store.deadline_deliveries(campaign.id, deliverable_id, deadline.period):
+            by_unit.setdefault(pointer.unit, []).append(pointer)
+    statuses = {}
+    for unit in campaign.units:
+        pointers = by_unit.get(unit.code, [])
+        pieces = package_pieces(deadline, pointers)
+        legacy = next((p for p in pointers if p.deliverable == "legacy-issue-list"), None)
+        legacy_rows: list[dict[str, Any]] = []
+        problems = legacy.current_row_problems if legacy is not None else None
+        if legacy is not None and problems is None and pieces["legacy-issue-list"].accepted_at:
+            rows = store.current_rows(campaign.id, unit.code, "legacy-issue-list", deadline.period)
+            legacy_rows = rows_as_dicts(rows)
+        statuses[unit.code] = evaluate_package(campaign, deadline, unit.code, pieces, legacy_rows, problems)
+    return statuses

@@ -105,9 +105,20 @@ def list_packages(
         unit = unit_or_400(campaign, unit_ref)
         units = (unit,)
     packages = [d for d in campaign_deadlines(campaign) if d.package]
-    items = [
-        package_status(store, campaign, d, u.code).as_json() | {"unit_name": u.name} for d in packages for u in units
-    ]
+    if unit_ref:  # one unit: its own pointers (one Query per deadline)
+        items = [
+            package_status(store, campaign, d, u.code).as_json() | {"unit_name": u.name}
+            for d in packages
+            for u in units
+        ]
+        return {"items": items}
+    # Every unit: the pointer index, one Query per owed piece, whatever the number of units (issue 17).
+    from chalicelib.services.board import package_statuses
+
+    items = []
+    for d in packages:
+        statuses = package_statuses(store, campaign, d)
+        items += [statuses[u.code].as_json() | {"unit_name": u.name} for u in units]
     return {"items": items}
 
 

@@ -153,6 +153,7 @@ def read_costs(campaign: Any) -> dict[str, ReadCost]:
         "stats (aspect x unit x period, every period)": lambda: queries.stats(registry, store, campaign.id),
         "ledger page (25 units, one period)": lambda: queries.list_issues(registry, store, campaign.id, period=MONTH),
         "cases page (25 units, one period)": lambda: queries.list_cases(registry, store, campaign.id, period=MONTH),
+        "packages (every unit, the September summary)": lambda: queries.list_packages(registry, store, campaign.id),
         "one unit's ledger (every period)": lambda: queries.list_issues(
             registry, store, campaign.id, unit_ref=campaign.units[3].code
         ),

@@ -194,3 +194,21 @@ def test_a_ledger_page_costs_the_same_and_the_pages_cover_every_row_once(campaig
         one = _calls(lambda r=registry, c=campaign: list_issues(r, store, c.id, unit_ref=c.units[7].code))
         assert one == Counter({"GetItem": 5, "Query": 1})
     assert costs[14] == costs[300] == Counter({"Query": 11})
+
+
+def test_every_units_packages_cost_the_same_and_agree_with_each_units_own(campaigns: dict[int, Any]) -> None:
+    from chalicelib.adapters.dynamo_store import default_store
+    from chalicelib.services.queries import list_packages
+
+    store = default_store()
+    costs = {}
+    for size, (registry, campaign) in campaigns.items():
+        with dynamodb_calls() as calls:
+            every = list_packages(registry, store, campaign.id)
+        costs[size] = calls
+        assert len(every["items"]) == size  # one package deadline (summary/final) per unit
+        for n in (0, 5, 10, 13):  # the 2022 list delivered (every 5th; every 10th lacking 完成情况), or not
+            unit = campaign.units[n]
+            own = list_packages(registry, store, campaign.id, unit_ref=unit.code)["items"]
+            assert [i for i in every["items"] if i["unit"] == unit.code] == own
+    assert costs[14] == costs[300] and set(costs[300]) == {"Query"}
