@@ -165,7 +165,7 @@ LEDGER_PARAMS = ("period", "unit", "aspect", "overdue", "as_of")
 def list_issues(campaign_id: str) -> dict[str, Any]:
     from chalicelib.services.queries import list_issues as query
 
-    return _office_query(query, campaign_id, LEDGER_PARAMS)
+    return _office_query(query, campaign_id, (*LEDGER_PARAMS, "cursor"))
 
 
 @app.route("/campaigns/{campaign_id}/issues.xlsx", methods=["GET"], authorizer=office_token)
@@ -173,6 +173,8 @@ def issues_workbook(campaign_id: str) -> Response:
     from chalicelib.services.queries import issues_workbook as query
 
     body = _office_query(query, campaign_id, LEDGER_PARAMS)
+    if not _accepts_binary(XLSX):
+        return _export_link(campaign_id, body, XLSX, "专项整治台账.xlsx")
     return Response(
         body=body,
         status_code=200,
@@ -250,11 +252,36 @@ def reopen_problem(campaign_id: str, problem_id: str) -> Response:
     return _problem_action(campaign_id, problem_id, "reopen")
 
 
+def _accepts_binary(content_type: str) -> bool:
+    """Whether the request's Accept lets API Gateway hand the body over as bytes: its first type must match
+    the binary type (or be */*); otherwise the client would get base64 text (and Chalice answers 400)."""
+    accept = {k.lower(): v for k, v in (_request().headers or {}).items()}.get("accept", "")
+    first = accept.split(",")[0].split(";")[0].strip().lower()
+    return first in (content_type, "*/*", content_type.split("/")[0] + "/*")
+
+
+def _export_link(campaign_id: str, body: bytes, content_type: str, file_name: str) -> Response:
+    """Issue 19 item 7: a client that sends no Accept (Python's urllib) or another one follows a 303 to a
+    presigned GET of the same file, put under exports/ (deleted after a day); the bytes never cross API
+    Gateway as text."""
+    import uuid
+
+    from chalicelib.services.uploads import stored_export
+
+    key = f"exports/{campaign_id}/{uuid.uuid4().hex}.xlsx"
+    url = stored_export(settings(), key, body, content_type, file_name)
+    return Response(
+        body={"Message": "请从 Location 所示链接下载（15 分钟内有效）。", "url": url},
+        status_code=303,
+        headers={"Location": url, "Cache-Control": "no-store"},
+    )
+
+
 @app.route("/campaigns/{campaign_id}/cases", methods=["GET"], authorizer=office_token)
 def list_cases(campaign_id: str) -> dict[str, Any]:
     from chalicelib.services.queries import list_cases as query
 
-    return _office_query(query, campaign_id, ("period", "unit"))
+    return _office_query(query, campaign_id, ("period", "unit", "cursor"))
 
 
 @app.route("/campaigns/{campaign_id}/status", methods=["GET"], authorizer=office_token)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -499,6 +500,62 @@ class StoreContract:
             first = store.problem_page(campaign, where=ProblemFilter(unit="140981"), limit=1)
             assert first.next_cursor is not None
             store.problem_page(campaign, where=ProblemFilter(unit="140932"), limit=1, cursor=first.next_cursor)
+
+    # --- issue 17: province scale (pointer aggregates, pointer pages) -----------------------------------
+
+    def test_the_pointer_keeps_the_current_versions_counts_and_the_latest_messages(
+        self, store: CampaignStore, campaign: str
+    ) -> None:
+        def counted(version: str, at: datetime, aspects: dict[str, int], **kw: Any) -> DeliveryEvent:
+            return replace(event(campaign, version, at, **kw), aspect_counts=aspects, row_problems=(f"{version}缺",))
+
+        later = T0 + timedelta(hours=1)
+        args = (campaign, "140981", "issue-list", "2023-05")
+        assert store.record_delivery(counted("new", later, {"执法不规范": 2}))
+        # An older upload arriving late, and the newer one redelivered: the counts are the current version's.
+        assert not store.record_delivery(counted("old", T0, {"执法不规范": 5, "逐利执法": 1}))
+        store.record_delivery(counted("new", later, {"执法不规范": 2}))
+        state = store.delivery(*args)
+        assert state is not None and state.current_aspect_counts == {"执法不规范": 2}
+        assert state.current_row_problems == ("new缺",)
+        bad = replace(
+            event(campaign, "bad", later + timedelta(hours=1), status="rejected", rows=None),
+            messages=("第6行【完成时限】应为日期",),
+        )
+        store.record_delivery(bad)
+        state = store.delivery(*args)
+        assert state is not None and state.latest_messages == ("第6行【完成时限】应为日期",)
+        assert state.current_aspect_counts == {"执法不规范": 2}  # a rejected upload leaves the counts alone
+        again = replace(event(campaign, "fixed", later + timedelta(hours=2)), aspect_counts={"逐利执法": 4})
+        store.record_delivery(again)
+        state = store.delivery(*args)
+        assert state is not None and state.latest_messages == () and state.current_aspect_counts == {"逐利执法": 4}
+        # A version whose rows were not read with this event (a redelivery judged differently): no figure is
+        # kept, so readers count its rows rather than trust another version's counts.
+        unknown = replace(event(campaign, "unread", later + timedelta(hours=3)), aspect_counts=None, row_problems=None)
+        store.record_delivery(unknown)
+        state = store.delivery(*args)
+        assert state is not None and state.current_version == "unread"
+        assert state.current_aspect_counts is None and state.current_row_problems is None
+
+    def test_pointer_pages_cover_every_unit_once_in_unit_order(self, store: CampaignStore, campaign: str) -> None:
+        units = [f"9{n:05d}" for n in range(7)]
+        for unit in reversed(units):
+            store.record_delivery(event(campaign, f"v{unit}", T0, unit=unit))
+        store.record_delivery(event(campaign, "other", T0, unit="900001", period="2023-06"))
+        seen: list[str] = []
+        cursor: str | None = None
+        for _ in range(20):
+            page = store.deadline_deliveries_page(campaign, "issue-list", "2023-05", limit=3, cursor=cursor)
+            assert len(page.items) <= 3
+            seen += [p.unit for p in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == units
+        with pytest.raises(InvalidCursorError):
+            first = store.deadline_deliveries_page(campaign, "issue-list", "2023-05", limit=3)
+            store.deadline_deliveries_page(campaign, "issue-list", "2023-06", limit=3, cursor=first.next_cursor)
 
 
 PROBLEM_TEXTS = (

@@ -51,6 +51,7 @@ from chalicelib.domain.store import (
     InvalidCursorError,
     NoticeRecord,
     OfficeDecision,
+    PointerPage,
     ProblemChange,
     ProblemConflictError,
     ProblemFilter,
@@ -154,7 +155,21 @@ def _pointer(item: Delivery) -> DeliveryPointer:
         latest_status=item.latest_status,
         latest_submission_sk=item.latest_submission_sk,
         latest_received_at=item.latest_received_at,
+        latest_messages=tuple(str(m) for m in item.latest_messages) if item.latest_messages is not None else None,
+        current_aspect_counts=(
+            {str(k): int(v) for k, v in item.current_aspect_counts.as_dict().items()}
+            if item.current_aspect_counts is not None
+            else None
+        ),
+        current_row_problems=(
+            tuple(str(m) for m in item.current_row_problems) if item.current_row_problems is not None else None
+        ),
     )
+
+
+def _texts(texts: Sequence[str]) -> Any:
+    """A list of strings for a ListAttribute(of=UnicodeAttribute) update (typed as a list of attributes)."""
+    return list(texts)
 
 
 def _row(item: DeliveryRowItem) -> DeliveryRow:
@@ -406,6 +421,7 @@ class DynamoStore:
                 Delivery.latest_status.set(str(event.status)),
                 Delivery.latest_submission_sk.set(event.submission_ref),
                 Delivery.latest_received_at.set(event.received_at),
+                Delivery.latest_messages.set(_texts(event.messages)),
             ],
             Delivery.latest_order.does_not_exist() | (Delivery.latest_order <= order),
         )
@@ -425,6 +441,12 @@ class DynamoStore:
                 Delivery.current_submission_sk.set(event.submission_ref),
                 Delivery.current_row_count.set(event.row_count or 0),
                 Delivery.current_received_at.set(event.received_at),
+                Delivery.current_aspect_counts.set(dict(event.aspect_counts))
+                if event.aspect_counts is not None
+                else Delivery.current_aspect_counts.remove(),
+                Delivery.current_row_problems.set(_texts(event.row_problems))
+                if event.row_problems is not None
+                else Delivery.current_row_problems.remove(),
             ],
             Delivery.current_order.does_not_exist() | (Delivery.current_order <= order),
         )
@@ -731,6 +753,16 @@ class DynamoStore:
             )
         items = tuple(_problem(i) for i in result)
         return ProblemPage(items, encode_cursor(result.last_evaluated_key))
+
+    # --- issue 17: province scale (reads bounded in calls whatever the number of units) ------------------
+
+    def deadline_deliveries_page(
+        self, campaign_id: str, deliverable_id: str, period: str, *, limit: int, cursor: str | None = None
+    ) -> PointerPage:
+        pk = current_index_pk(campaign_id, deliverable_id, period)
+        result = Delivery.by_deadline.query(pk, limit=limit, last_evaluated_key=decode_cursor(cursor, pk, "gsi1pk"))
+        items = tuple(_pointer(d) for d in result)
+        return PointerPage(items, encode_cursor(result.last_evaluated_key))
 
 
 @cache

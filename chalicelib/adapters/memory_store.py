@@ -28,6 +28,7 @@ from chalicelib.domain.store import (
     InvalidCursorError,
     NoticeRecord,
     OfficeDecision,
+    PointerPage,
     ProblemChange,
     ProblemConflictError,
     ProblemFilter,
@@ -231,6 +232,7 @@ class MemoryStore:
                     latest_status=str(event.status),
                     latest_submission_sk=event.submission_ref,
                     latest_received_at=event.received_at,
+                    latest_messages=tuple(event.messages),
                 )
             self._pointers[key] = state
             if event.status not in ACCEPTED_STATUSES:
@@ -246,6 +248,8 @@ class MemoryStore:
                     current_submission_sk=event.submission_ref,
                     current_row_count=event.row_count or 0,
                     current_received_at=event.received_at,
+                    current_aspect_counts=dict(event.aspect_counts) if event.aspect_counts is not None else None,
+                    current_row_problems=tuple(event.row_problems) if event.row_problems is not None else None,
                 )
             self._pointers[key] = state
             return moved
@@ -454,3 +458,17 @@ class MemoryStore:
         return ProblemPage(
             tuple(p for p in problems if where.matches(p)), _encode(listing, read[-1][0]) if more else None
         )
+
+    # --- issue 17: province scale (reads bounded in calls whatever the number of units) ------------------
+
+    def deadline_deliveries_page(
+        self, campaign_id: str, deliverable_id: str, period: str, *, limit: int, cursor: str | None = None
+    ) -> PointerPage:
+        listing: _Listing = ("pointers", campaign_id, deliverable_id, period)
+        after = _decode(cursor, listing)
+        found = [
+            p for p in self.deadline_deliveries(campaign_id, deliverable_id, period) if after is None or p.unit > after
+        ]
+        items = tuple(found[:limit])
+        more = len(found) > limit
+        return PointerPage(items, _encode(listing, items[-1].unit) if more and items else None)

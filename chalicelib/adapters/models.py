@@ -254,6 +254,11 @@ class Delivery(_TableModel):
     latest_status = UnicodeAttribute(null=True)
     latest_submission_sk = UnicodeAttribute(null=True)
     latest_received_at = UTCDateTimeAttribute(null=True)
+    # Issue 17: kept in the same conditional writes as latest_* / current_*, so the board needs no GetItem
+    # per rejection and the stats no Query per unit (absent on items written before: readers fall back).
+    latest_messages = ListAttribute(of=UnicodeAttribute, null=True)
+    current_aspect_counts: MapAttribute[str, Any] = MapAttribute(null=True)
+    current_row_problems = ListAttribute(of=UnicodeAttribute, null=True)
 
 
 class DeliveryRow(_TableModel):

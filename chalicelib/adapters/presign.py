@@ -181,3 +181,29 @@ def presigned_download(settings: Any, key: str, version_id: str | None, file_nam
     if version_id and version_id != "null":
         params["VersionId"] = version_id
     return client.generate_presigned_url("get_object", Params=params, ExpiresIn=DOWNLOAD_EXPIRES_SECONDS)
+
+
+# --- issue 17 / issue 19 item 7: an export handed over as a presigned GET of a copy in the bucket ------
+
+EXPORT_PREFIX = "exports/"  # the bucket's lifecycle deletes these after a day (infra/template.json)
+EXPORT_LINK_SECONDS = 900  # a link pasted into another tool, or a slow proxy, still works for a while
+
+
+def stored_export(settings: Any, key: str, body: bytes, content_type: str, file_name: str) -> str:
+    """Put an export under ``exports/`` and answer a presigned GET of it, saved under ``file_name``."""
+    from urllib.parse import quote
+
+    from botocore.config import Config
+
+    from chalicelib.adapters.aws import default_client
+
+    if not key.startswith(EXPORT_PREFIX):
+        raise ValueError(f"exports live under {EXPORT_PREFIX}: {key}")
+    client = default_client("s3", settings.region, Config(signature_version="s3v4"))
+    client.put_object(Bucket=settings.bucket_name, Key=key, Body=body, ContentType=content_type)
+    params = {
+        "Bucket": settings.bucket_name,
+        "Key": key,
+        "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(file_name)}",
+    }
+    return str(client.generate_presigned_url("get_object", Params=params, ExpiresIn=EXPORT_LINK_SECONDS))

@@ -32,6 +32,8 @@ class Pointer:
     latest_submission_sk: str | None = None
     latest_received_at: datetime | None = None
     current_version: str | None = None
+    latest_messages: tuple[str, ...] | None = None  # None: not kept on the pointer (an older item)
+    current_row_problems: tuple[str, ...] | None = None  # likewise
 
     @classmethod
     def of(cls, pointer: DeliveryPointer) -> Pointer:
@@ -44,6 +46,8 @@ class Pointer:
             latest_submission_sk=pointer.latest_submission_sk,
             latest_received_at=pointer.latest_received_at,
             current_version=pointer.current_version,
+            latest_messages=pointer.latest_messages,
+            current_row_problems=pointer.current_row_problems,
         )
 
     def accepted_by(self, as_of: datetime) -> bool:
@@ -66,6 +70,7 @@ def package_missing(
     deadline: Deadline,
     accepted: Mapping[str, int | None],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    legacy_problems: tuple[str, ...] | None = None,
     dropped: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> tuple[str, ...]:
     """What a unit still owes for a deadline, as Chinese labels for the notice; () when complete.
@@ -74,7 +79,9 @@ def package_missing(
     row count; ``chalicelib.domain.packages`` decides what complete means (three cases, the 2022 list's rows).
     """
     have = {d: items_of(dict(required_parts(deadline)).get(d, 1), n) for d, n in accepted.items()}
-    return PackageStatus(deadline.id, "", package_parts(campaign, deadline, have, legacy_rows, dropped), None).missing
+    return PackageStatus(
+        deadline.id, "", package_parts(campaign, deadline, have, legacy_rows, legacy_problems, dropped), None
+    ).missing
 
 
 def delivery_state(
@@ -85,6 +92,7 @@ def delivery_state(
     rejections: Mapping[tuple[str, str], tuple[str, ...]],
     as_of: datetime,
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    legacy_problems: tuple[str, ...] | None = None,
     dropped: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> DeliveryState | None:
     """One unit's state for one deadline from its pointers (by deliverable), or None when there is nothing.
@@ -110,9 +118,8 @@ def delivery_state(
     if not accepted and not rejected:
         return None
     first_times = [p.first_accepted_at for p in accepted.values() if p.first_accepted_at is not None]
-    missing = package_missing(
-        campaign, deadline, {d: p.current_row_count for d, p in accepted.items()}, legacy_rows, dropped
-    )
+    counts = {d: p.current_row_count for d, p in accepted.items()}
+    missing = package_missing(campaign, deadline, counts, legacy_rows, legacy_problems, dropped)
     return DeliveryState(
         unit_code=unit_code,
         delivered_at=min(first_times) if first_times else None,

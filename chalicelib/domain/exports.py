@@ -10,8 +10,8 @@ opened or a cell is edited (CSV/formula injection).
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from itertools import groupby
+from collections.abc import Iterable, Sequence
+from itertools import chain, groupby
 
 from chalicelib.domain.deadlines import period_label
 from chalicelib.domain.ledger import LedgerRow
@@ -78,10 +78,33 @@ def ledger_workbook(
     filled_on: str = "",
 ) -> bytes:
     """One sheet per period, set up to print: A4 landscape, one page wide, header rows on every page."""
+    buffer = io.BytesIO()
+    by_period = groupby(sorted(rows, key=lambda r: r.period), key=lambda r: r.period)
+    write_ledger_workbook(
+        buffer, by_period, print_title, reporting_unit=reporting_unit, filled_on=filled_on, constant_memory=False
+    )
+    return buffer.getvalue()
+
+
+def write_ledger_workbook(
+    target: str | io.BytesIO,
+    by_period: Iterable[tuple[str, Iterable[LedgerRow]]],
+    print_title: Sequence[str],
+    *,
+    reporting_unit: str = "",
+    filled_on: str = "",
+    constant_memory: bool = True,
+) -> int:
+    """Write the ledger workbook to ``target`` (a file path, or memory) from rows grouped by period, each
+    group consumed once, in order; how many rows were written.
+
+    ``constant_memory`` (a file path only): xlsxwriter flushes each row to a temporary file as the next one
+    starts, so a 150,000-row ledger (3,000 units x 50) never holds its cells in memory (issue 17)."""
     import xlsxwriter  # loaded only for an export
 
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    options: dict[str, object] = {"strings_to_formulas": False, "strings_to_urls": False}
+    options |= {"constant_memory": True} if constant_memory and isinstance(target, str) else {"in_memory": True}
+    workbook = xlsxwriter.Workbook(target, options)
     base = {"font_name": "宋体", "font_size": 10.5}
     heading = workbook.add_format(
         base | {"bold": True, "align": "center", "valign": "vcenter", "border": 1, "text_wrap": True}
@@ -93,14 +116,16 @@ def ledger_workbook(
     subtitle_format = workbook.add_format({"font_name": "楷体", "font_size": 12, "align": "center"})
     line_format = workbook.add_format(base)
     title, subtitle = summary_title(print_title)
-
-    by_period = groupby(sorted(rows, key=lambda r: r.period), key=lambda r: r.period)
-    periods = [(period, list(group)) for period, group in by_period] or [("", [])]
-    for period, period_rows in periods:
+    written = 0
+    wrote_a_sheet = False
+    for period, period_rows in chain(by_period, [("", ())]):
+        if wrote_a_sheet and not period:
+            break  # the empty sentinel only stands in when there was no period at all
+        wrote_a_sheet = True
         sheet = workbook.add_worksheet(period_label(period)[:31] if period else "台账")
         last = len(COLUMNS) - 1
-        sheet.merge_range(0, 0, 0, last, title, title_format)
         sheet.set_row(0, 26)
+        sheet.merge_range(0, 0, 0, last, title, title_format)
         second = "　".join(x for x in (subtitle, f"（{period_label(period)}）" if period else "") if x)
         sheet.merge_range(1, 0, 1, last, second, subtitle_format)
         sheet.merge_range(2, 0, 2, 5, f"填报单位（盖章）：{reporting_unit}", line_format)
@@ -114,20 +139,22 @@ def ledger_workbook(
         for index, width in enumerate(WIDTHS):
             sheet.set_column(index, index, width)
         for offset, row in enumerate(period_rows):
-            lines = 1
-            for index, (field, _) in enumerate(COLUMNS):
-                value = _cell_text(row, field)
-                if field == "seq" and value.strip().isdigit():
-                    sheet.write_number(HEADER_LAST + 1 + offset, index, int(value.strip()), number)
-                    continue
-                sheet.write_string(HEADER_LAST + 1 + offset, index, value, quoted if is_dangerous(value) else text)
-                lines = max(lines, text_lines(value, WIDTHS[index]))
+            at = HEADER_LAST + 1 + offset
+            values = [_cell_text(row, field) for field, _ in COLUMNS]
+            numbered = [COLUMNS[i][0] == "seq" and v.strip().isdigit() for i, v in enumerate(values)]
+            lines = max([1, *(text_lines(v, WIDTHS[i]) for i, v in enumerate(values) if not numbered[i])])
             # Explicit heights: Excel does not grow a wrapped row written by a library until it is edited.
-            sheet.set_row(HEADER_LAST + 1 + offset, lines * LINE_POINTS + 4)
+            sheet.set_row(at, lines * LINE_POINTS + 4)  # before the cells: constant_memory writes rows in order
+            for index, value in enumerate(values):
+                if numbered[index]:
+                    sheet.write_number(at, index, int(value.strip()), number)
+                    continue
+                sheet.write_string(at, index, value, quoted if is_dangerous(value) else text)
+            written += 1
         sheet.freeze_panes(HEADER_LAST + 1, 0)
         print_setup(sheet, HEADER_FIRST, HEADER_LAST)
     workbook.close()
-    return buffer.getvalue()
+    return written
 
 
 def print_setup(sheet: object, header_first: int, header_last: int) -> None:

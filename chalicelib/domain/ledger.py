@@ -8,7 +8,7 @@ half-replaced list, and nothing is ever scanned. What the rows mean is decided h
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -94,9 +94,31 @@ def select(
     ]
 
 
+UNFILLED_ASPECT = "（未填）"
+
+
+def aspect_tally(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """One version's accepted rows by 问题方面 as written (what its delivery pointer keeps for the stats)."""
+    return dict(Counter(str(r.get("aspect") or UNFILLED_ASPECT) for r in rows))
+
+
 def aspect_counts(rows: Iterable[LedgerRow]) -> list[dict[str, Any]]:
     """Counts by aspect × unit × period, for the office's monthly report upward."""
-    counts = Counter((r.fields.get("aspect") or "（未填）", r.unit_code, r.unit_name, r.period) for r in rows)
+    counts = Counter((r.fields.get("aspect") or UNFILLED_ASPECT, r.unit_code, r.unit_name, r.period) for r in rows)
+    return [
+        {"aspect": aspect, "unit": {"code": code, "name": name}, "period": period, "count": n}
+        for (aspect, code, name, period), n in sorted(counts.items(), key=lambda kv: (kv[0][3], kv[0][1], kv[0][0]))
+    ]
+
+
+def aspect_counts_of_pointers(campaign: Campaign, pointers: Iterable[DeliveryPointer]) -> list[dict[str, Any]]:
+    """``aspect_counts`` from the counts each pointer keeps of its current version (same order, same items)."""
+    counts: Counter[tuple[str, str, str, str]] = Counter()
+    for pointer in pointers:
+        unit = campaign.unit(pointer.unit)
+        for aspect, n in (pointer.current_aspect_counts or {}).items():
+            if n:
+                counts[(aspect, pointer.unit, unit.name if unit else pointer.unit, pointer.period)] += n
     return [
         {"aspect": aspect, "unit": {"code": code, "name": name}, "period": period, "count": n}
         for (aspect, code, name, period), n in sorted(counts.items(), key=lambda kv: (kv[0][3], kv[0][1], kv[0][0]))

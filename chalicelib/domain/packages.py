@@ -121,14 +121,19 @@ def package_parts(
     deadline: Deadline,
     have: Mapping[str, int],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    legacy_problems: tuple[str, ...] | None = None,
     dropped: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> tuple[PackagePart, ...]:
-    """Pure: each owed piece with how many are there (``have``: deliverable → items accepted); a problem list
-    is judged against the ledger too (``dropped``: deliverable → the unit's dropped problems)."""
+    """Pure: each owed piece with how many are there (``have``: deliverable → items accepted).
+
+    ``legacy_problems``: what ``legacy_row_problems`` found in the 2022 list's current version when it was
+    recorded (kept on its pointer, issue 17); when None, they are found in ``legacy_rows``. A problem list is
+    judged against the ledger too (``dropped``: deliverable → the unit's dropped problems, issue 15)."""
     parts = []
     for deliverable_id, required in required_parts(deadline):
         count = have.get(deliverable_id, 0)
-        problems = legacy_row_problems(legacy_rows) if deliverable_id == "legacy-issue-list" and count else ()
+        found = legacy_problems if legacy_problems is not None else legacy_row_problems(legacy_rows)
+        problems = found if deliverable_id == "legacy-issue-list" and count else ()
         if count and dropped and deliverable_id in dropped:
             problems = (*problems, *dropped_problem_lines(dropped[deliverable_id]))
         name = campaign.deliverables[deliverable_id].name
@@ -142,10 +147,11 @@ def evaluate_package(
     unit_code: str,
     pieces: Mapping[str, PiecePresence],
     legacy_rows: Sequence[Mapping[str, Any]] = (),
+    legacy_problems: tuple[str, ...] | None = None,
     dropped: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> PackageStatus:
     have = {d: p.items for d, p in pieces.items() if p.accepted_at}
-    parts = package_parts(campaign, deadline, have, legacy_rows, dropped)
+    parts = package_parts(campaign, deadline, have, legacy_rows, legacy_problems, dropped)
     status = PackageStatus(deadline.id, unit_code, parts, None)
     if status.complete:
         owed = dict(required_parts(deadline))

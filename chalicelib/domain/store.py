@@ -145,6 +145,13 @@ class DeliveryEvent:
     version_id: str
     status: SubmissionStatus | str
     row_count: int | None
+    # Issue 17: what the office's reads need, kept on the pointer in the same conditional write that moves
+    # it, so a redelivered or late event changes nothing and a re-upload replaces rather than adds.
+    messages: tuple[str, ...] = ()  # the errors of this upload, for a rejected one
+    # None below: not known with this event (its rows were not read this time); the pointer then keeps none
+    # and readers count the current version's rows instead, never a stale figure of another version.
+    aspect_counts: Mapping[str, int] | None = None  # accepted rows by 问题方面, for an accepted list
+    row_problems: tuple[str, ...] | None = ()  # what the rows still lack (the 2022 list's progress)
 
     @property
     def order(self) -> str:
@@ -174,6 +181,18 @@ class DeliveryPointer:
     latest_status: str | None = None
     latest_submission_sk: str | None = None
     latest_received_at: datetime | None = None
+    # Issue 17 (None: written before these were kept; readers fall back to the submission or the rows).
+    latest_messages: tuple[str, ...] | None = None  # the latest upload's error messages
+    current_aspect_counts: dict[str, int] | None = None  # the current version's rows by 问题方面
+    current_row_problems: tuple[str, ...] | None = None  # what the current version's rows still lack
+
+
+@dataclass(frozen=True)
+class PointerPage:
+    """A page of one (deliverable, period)'s pointers in unit-code order, with a cursor for the rest."""
+
+    items: tuple[DeliveryPointer, ...]
+    next_cursor: str | None  # None: the listing is done
 
 
 @dataclass(frozen=True)
@@ -385,6 +404,14 @@ class CampaignStore(Protocol):
         """Overwrite the pointer with one recomputed from the decided history, only if its ``latest_order``
         is still ``expected_latest_order`` (None: no pointer yet): an upload recorded meanwhile wins, and the
         caller recomputes. True when written."""
+        ...
+
+    # --- issue 17: province scale (reads bounded in calls whatever the number of units) ------------------
+    def deadline_deliveries_page(
+        self, campaign_id: str, deliverable_id: str, period: str, *, limit: int, cursor: str | None = None
+    ) -> PointerPage:
+        """Up to ``limit`` units' pointers for one deliverable and period, in unit-code order (one Query),
+        with a cursor that only continues this listing."""
         ...
 
 

@@ -344,6 +344,7 @@ def refused(session: Session) -> Response:
 
 
 LEDGER_FILTERS = ("period", "unit", "aspect", "overdue")
+LEDGER_PAGE = (*LEDGER_FILTERS, "cursor")  # the page's own parameters; the export takes the filters only
 
 
 @office_console.route("/ledger", methods=["GET"])
@@ -361,10 +362,12 @@ def ledger(session: Session) -> Response:
         cursor = raw.get("cursor", "")
         return _problem_ledger(session, campaign, {**params, "cursor": cursor if len(cursor) <= 512 else ""})
     filters = {k: v for k, v in params.items() if k in LEDGER_FILTERS and v}
+    page = dict(office_console.current_request.query_params or {}).get("cursor", "")
+    if page and len(page) <= 512:  # a page of units (issue 17)
+        filters["cursor"] = page
     try:
-        answer = list_issues(
-            _registry(), _store(), campaign.id, **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
-        )
+        named: dict[str, Any] = {("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
+        answer = list_issues(_registry(), _store(), campaign.id, **named)
     except QueryError as exc:
         return _office_error(exc)
     body = ledger_body(
@@ -374,6 +377,7 @@ def ledger(session: Session) -> Response:
         periods_for(campaign, "issue-list"),
         problem_ledger_actions(),
         _csrf(session),
+        answer.get("next_cursor"),
     )
     return _html("专项整治事项清单（汇总台账）", body, here="ledger", session=session)
 
@@ -472,7 +476,22 @@ def ledger_workbook(session: Session) -> Response:
         )
     except QueryError as exc:
         return _office_error(exc)
-    return _file(body, XLSX, "专项整治台账.xlsx")
+    # A browser's Accept starts with text/html, and API Gateway hands bytes over only when the first type
+    # is binary: the workbook goes to exports/ and the browser follows a presigned link (issue 17).
+    import uuid
+
+    from chalicelib.config import settings
+    from chalicelib.services.uploads import stored_export
+
+    key = f"exports/{campaign.id}/{uuid.uuid4().hex}.xlsx"
+    return Response(
+        "",
+        status_code=303,
+        headers={
+            "Location": stored_export(settings(), key, body, XLSX, "专项整治台账.xlsx"),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _file(body: bytes, content_type: str, name: str) -> Response:

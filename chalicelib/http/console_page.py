@@ -266,6 +266,7 @@ def ledger_body(
     periods: Sequence[str],
     actions: Sequence[str],
     csrf: str = "",
+    next_cursor: str | None = None,
 ) -> str:
     def options(values: Sequence[tuple[str, str]], chosen: str) -> str:
         return "".join(
@@ -282,7 +283,8 @@ def ledger_body(
         f'<label>问题方面 <input name="aspect" value="{esc(filters.get("aspect", ""))}" size="10"></label>'
         f'<label><input type="checkbox" name="overdue" value="true"{checked}> 仅超期</label>'
         '<button type="submit">筛选</button></form>'
-        f'<p><a href="/office/ledger.xlsx?{esc(_query(**dict(filters)))}">导出台账（Excel，A4横向打印）</a>'
+        f'<p><a href="/office/ledger.xlsx?{esc(_query(**{k: v for k, v in filters.items() if k != "cursor"}))}">'
+        "导出台账（Excel，A4横向打印）</a>"
         ' · <a href="/office/ledger">按问题查看（对账销号）</a></p>'
         "</section>"
     )
@@ -294,9 +296,16 @@ def ledger_body(
         + "</tr>"
         for i in items
     )
+    # The ledger comes a page of units at a time (issue 17): a province's is too big for one answer.
+    more = (
+        f'<p><a href="/office/ledger?{esc(_query(**{**filters, "cursor": next_cursor}))}">下一页（后续单位）</a></p>'
+        if next_cursor
+        else ""
+    )
+    shown = f"本页 {len(items)} 条" if next_cursor or filters.get("cursor") else f"共 {len(items)} 条"
     return (
-        f'{form}<section><p>共 {len(items)} 条</p><table id="ledger"><tr><th>填报单位</th><th>期次</th>{head}</tr>'
-        f"{rows}</table></section>"
+        f'{form}<section><p>{shown}</p><table id="ledger"><tr><th>填报单位</th><th>期次</th>{head}</tr>'
+        f"{rows}</table>{more}</section>"
     )
 
 

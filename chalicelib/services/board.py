@@ -1,9 +1,10 @@
 """The read side shared by the daily sweep and the office's status board: every unit's delivery state.
 
-One Query per (deliverable, period) on the pointer index gives every unit's pointer; a unit whose latest
-upload was rejected and never fixed costs one GetItem for the submission's error messages (concurrent when
-there are many); a package with the 2022 list reads that list's current rows. Never a Scan. What the
-pointers mean is decided in ``chalicelib.domain.delivery_state``.
+One Query per (deliverable, period) on the pointer index gives every unit's pointer, with the error messages
+of a rejected latest upload kept on it (a pointer written before they were kept costs one GetItem of the
+submission, concurrent when there are many); a package's 2022 list keeps what its rows lack on its pointer
+too (older pointers: a Query of its current rows). Never a Scan. What the pointers mean is decided in
+``chalicelib.domain.delivery_state``.
 """
 
 from __future__ import annotations
@@ -81,20 +82,30 @@ def table_states(
                     p.unit: Pointer.of(p)
                     for p in store.deadline_deliveries(campaign.id, deliverable_id, deadline.period)
                 }
+    # The pointer keeps its latest upload's error messages (issue 17); only pointers written before that was
+    # kept cost a GetItem of the submission.
+    rejections: dict[tuple[str, str], tuple[str, ...]] = {}
     wanted: dict[tuple[str, str], None] = {}  # insertion-ordered set
     for by_unit in pointers.values():
         for p in by_unit.values():
             key = (p.unit_code, p.latest_submission_sk or "")
             if p.rejected_by(as_of):
-                wanted[key] = None
+                if p.latest_messages is not None:
+                    rejections[key] = p.latest_messages
+                else:
+                    wanted[key] = None
     reads.gets += len(wanted)
-    rejections = dict(zip(wanted, _fetch_rejections(store, campaign.id, list(wanted)), strict=True))
+    rejections.update(zip(wanted, _fetch_rejections(store, campaign.id, list(wanted)), strict=True))
     # The 2022 list in a package must also say how far every problem got: read its current rows.
+    # Kept on its pointer since issue 17; only pointers written before cost a Query of the rows.
     legacy: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    legacy_problems: dict[tuple[str, str], tuple[str, ...]] = {}
     for deadline in deadlines:
         if "legacy-issue-list" in dict(required_parts(deadline)):
             for p in pointers[("legacy-issue-list", deadline.period)].values():
-                if p.accepted_by(as_of) and (p.unit_code, deadline.period) not in legacy:
+                if p.current_row_problems is not None:
+                    legacy_problems[(p.unit_code, deadline.period)] = p.current_row_problems
+                elif p.accepted_by(as_of) and (p.unit_code, deadline.period) not in legacy:
                     reads.queries.append(f"legacy-issue-list/{deadline.period}/{p.unit_code} rows")
                     rows = store.current_rows(campaign.id, p.unit_code, "legacy-issue-list", deadline.period)
                     legacy[(p.unit_code, deadline.period)] = rows_as_dicts(rows)
@@ -120,6 +131,7 @@ def table_states(
                 rejections,
                 as_of,
                 legacy.get((unit.code, deadline.period), ()),
+                legacy_problems.get((unit.code, deadline.period)),
                 dropped.get(unit.code) if deadline.package else None,
             )
             if state is not None:
@@ -138,4 +150,30 @@ def package_status(store: CampaignStore, campaign: Campaign, deadline: Deadline,
         aggregates = {a.unit: a for a in store.problem_aggregates(campaign.id)}
         found = aggregates.get(unit_code)
         dropped = found.aggregate.get("dropped") if found else None
-    return evaluate_package(campaign, deadline, unit_code, pieces, legacy, dropped)
+    return evaluate_package(campaign, deadline, unit_code, pieces, legacy, None, dropped)
+
+
+def package_statuses(store: CampaignStore, campaign: Campaign, deadline: Deadline) -> dict[str, PackageStatus]:
+    """Every unit's package for one deadline: one Query per owed piece on the pointer index, whatever the
+    number of units (issue 17); the 2022 list's gaps come from its pointer (older pointers: its rows)."""
+    by_unit: dict[str, list[Any]] = {}
+    for deliverable_id, _ in required_parts(deadline):
+        for pointer in store.deadline_deliveries(campaign.id, deliverable_id, deadline.period):
+            by_unit.setdefault(pointer.unit, []).append(pointer)
+    dropped: dict[str, Any] = {}
+    if set(dict(required_parts(deadline))) & set(PROBLEM_DELIVERABLES):  # judged against the ledger (issue 15)
+        dropped = {a.unit: a.aggregate.get("dropped") for a in store.problem_aggregates(campaign.id)}
+    statuses = {}
+    for unit in campaign.units:
+        pointers = by_unit.get(unit.code, [])
+        pieces = package_pieces(deadline, pointers)
+        legacy = next((p for p in pointers if p.deliverable == "legacy-issue-list"), None)
+        legacy_rows: list[dict[str, Any]] = []
+        problems = legacy.current_row_problems if legacy is not None else None
+        if legacy is not None and problems is None and pieces["legacy-issue-list"].accepted_at:
+            rows = store.current_rows(campaign.id, unit.code, "legacy-issue-list", deadline.period)
+            legacy_rows = rows_as_dicts(rows)
+        statuses[unit.code] = evaluate_package(
+            campaign, deadline, unit.code, pieces, legacy_rows, problems, dropped.get(unit.code)
+        )
+    return statuses

@@ -18,8 +18,10 @@ from chalicelib.adapters.mail import MailSender
 from chalicelib.adapters.objects import FetchedObject, ObjectStore
 from chalicelib.domain.decisions import STAMPED_DETAIL, decided_uploads, decisions_by_ref, newest_per_file, tagged
 from chalicelib.domain.findings import ACCEPTED_STATUSES, Finding, SendOutcome, SubmissionStatus
+from chalicelib.domain.ledger import aspect_tally
 from chalicelib.domain.office_filing import read_filing
 from chalicelib.domain.outgoing import NoticeKey
+from chalicelib.domain.packages import legacy_row_problems
 from chalicelib.domain.problems import PROBLEM_DELIVERABLES
 from chalicelib.domain.receipts import Receipt, RefusedKeyNotice, compose_receipt, compose_refused_receipt
 from chalicelib.domain.registry import Registry
@@ -227,8 +229,12 @@ def _record_delivery(
     submission: SubmissionRecord,
     version_id: str,
     row_count: int | None,
+    rows: list[dict[str, Any]] | None,
     redelivery: bool,
 ) -> None:
+    """Move the pointer; the figures the office's reads need ride on the same conditional write (issue 17):
+    the latest upload's messages, the current version's aspect counts, the 2022 list's gaps. ``rows`` None:
+    not read this time (a redelivery judged the record), so no figure is kept and readers count the rows."""
     status: str = submission.status
     if redelivery:  # the office may have decided on this version since the first delivery: that stands
         from chalicelib.domain.decisions import decided_status
@@ -247,6 +253,13 @@ def _record_delivery(
             version_id=version_id,
             status=status,
             row_count=row_count,
+            messages=tuple(f.message for f in submission.errors),
+            aspect_counts=aspect_tally(rows) if rows is not None else None,
+            row_problems=(
+                (legacy_row_problems(rows) if rows is not None else None)
+                if target.deliverable.id == "legacy-issue-list"
+                else ()
+            ),
         )
     )
 
@@ -290,6 +303,7 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
     # On a redelivery the record decides: the first attempt may have crashed after writing it.
     accepted_now = submission.status == SubmissionStatus.ACCEPTED and verdict.status == SubmissionStatus.ACCEPTED
     row_count = submission.row_count
+    rows: list[dict[str, Any]] | None = None  # the rows written for this version, when read this time
     if accepted_now and not target.stamped:
         rows = list(verdict.rows)
         if target.deliverable.kind == "case":  # files add up: this version stores the whole set
@@ -299,7 +313,7 @@ def ingest(ref: ObjectRef, ctx: IntakeContext, attempt: int = 1) -> IntakeOutcom
             target.campaign.id, target.unit.code, target.deliverable.id, target.period, version_id, rows
         )
     if not target.stamped:  # a stamped scan never moves the deliverable's pointer
-        _record_delivery(ctx.store, target, submission, version_id, row_count, redelivery=not created)
+        _record_delivery(ctx.store, target, submission, version_id, row_count, rows, redelivery=not created)
     # A contacts upload that was just accepted already addresses its own receipt.
     addressed = replace(target, unit=current_contacts(ctx.store, target.campaign, target.unit))
     receipt = Receipt(

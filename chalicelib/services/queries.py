@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.deadlines import period_label
 from chalicelib.domain.findings import SubmissionStatus
-from chalicelib.domain.ledger import LedgerRow, in_registry_order, ledger_rows
+from chalicelib.domain.ledger import LedgerRow, aspect_tally, in_registry_order, ledger_rows
 from chalicelib.domain.registry import Campaign, Registry, Unit
 from chalicelib.domain.store import (
     CampaignStore,
@@ -119,9 +125,20 @@ def list_packages(
         unit = unit_or_400(campaign, unit_ref)
         units = (unit,)
     packages = [d for d in campaign_deadlines(campaign) if d.package]
-    items = [
-        package_status(store, campaign, d, u.code).as_json() | {"unit_name": u.name} for d in packages for u in units
-    ]
+    if unit_ref:  # one unit: its own pointers (one Query per deadline)
+        items = [
+            package_status(store, campaign, d, u.code).as_json() | {"unit_name": u.name}
+            for d in packages
+            for u in units
+        ]
+        return {"items": items}
+    # Every unit: the pointer index, one Query per owed piece, whatever the number of units (issue 17).
+    from chalicelib.services.board import package_statuses
+
+    items = []
+    for d in packages:
+        statuses = package_statuses(store, campaign, d)
+        items += [statuses[u.code].as_json() | {"unit_name": u.name} for u in units]
     return {"items": items}
 
 
@@ -298,10 +315,16 @@ def selected_ledger(
     return campaign, select(rows, unit_code=unit.code if unit else None, aspect=aspect, overdue_as_of=overdue_as_of)
 
 
-def list_issues(registry: Registry, store: CampaignStore, campaign_id: str, **filters: str | None) -> dict[str, Any]:
-    """The consolidated ledger of accepted 2023 problem rows across units."""
-    _, rows = selected_ledger(registry, store, campaign_id, "issue-list", **filters)
-    return {"items": [r.as_json() for r in rows], "count": len(rows)}
+def list_issues(
+    registry: Registry,
+    store: CampaignStore,
+    campaign_id: str,
+    cursor: str | None = None,
+    units_per_page: int | None = None,
+    **filters: str | None,
+) -> dict[str, Any]:
+    """The consolidated ledger of accepted 2023 problem rows across units, a page of units at a time."""
+    return ledger_page(registry, store, campaign_id, "issue-list", cursor, units_per_page, **filters)
 
 
 def issues_workbook(registry: Registry, store: CampaignStore, campaign_id: str, **filters: str | None) -> bytes:
@@ -319,18 +342,34 @@ def issues_workbook(registry: Registry, store: CampaignStore, campaign_id: str, 
     )
 
 
-def list_cases(registry: Registry, store: CampaignStore, campaign_id: str, **filters: str | None) -> dict[str, Any]:
-    """Accepted typical cases across units (one item per case)."""
-    _, rows = selected_ledger(registry, store, campaign_id, "typical-case", **filters)
-    return {"items": [r.as_json() for r in rows], "count": len(rows)}
+def list_cases(
+    registry: Registry,
+    store: CampaignStore,
+    campaign_id: str,
+    cursor: str | None = None,
+    units_per_page: int | None = None,
+    **filters: str | None,
+) -> dict[str, Any]:
+    """Accepted typical cases across units (one item per case), a page of units at a time."""
+    return ledger_page(registry, store, campaign_id, "typical-case", cursor, units_per_page, **filters)
 
 
 def stats(registry: Registry, store: CampaignStore, campaign_id: str, period: str | None = None) -> dict[str, Any]:
-    """Counts of accepted 2023 problems by aspect × unit × period."""
-    from chalicelib.domain.ledger import aspect_counts
+    """Counts of accepted 2023 problems by aspect × unit × period, from the counts each delivery pointer keeps
+    of its current version (issue 17): one Query per period, whatever the number of units."""
+    from chalicelib.domain.ledger import aspect_counts_of_pointers
 
-    _, rows = selected_ledger(registry, store, campaign_id, "issue-list", period=period)
-    return {"by_aspect_unit_period": aspect_counts(rows), "total": len(rows)}
+    campaign = campaign_or_404(registry, campaign_id)
+    counted = []
+    for p in period_or_400(campaign, "issue-list", period):
+        for pointer in in_registry_order(campaign, store.deadline_deliveries(campaign.id, "issue-list", p)):
+            if pointer.current_aspect_counts is None:  # written before the counts were kept: count its rows
+                assert pointer.current_version is not None
+                rows = store.version_rows(campaign.id, pointer.unit, "issue-list", p, pointer.current_version)
+                pointer = replace(pointer, current_aspect_counts=aspect_tally(r.fields for r in rows))
+            counted.append(pointer)
+    by_aspect = aspect_counts_of_pointers(campaign, counted)
+    return {"by_aspect_unit_period": by_aspect, "total": sum(c["count"] for c in by_aspect)}
 
 
 def status_board(
@@ -398,3 +437,86 @@ def status_board(
             }
         )
     return {"as_of": day.isoformat(), "deadlines": board}
+
+
+# --- issue 17: the ledger a page of units at a time ----------------------------------------------------
+
+# A page of the ledger is at most this many units' current versions: 1 Query on the pointer index (per
+# period it spans) + 1 Query per unit on the page (concurrent), whatever the number of units in the campaign.
+LEDGER_UNITS_PER_PAGE = 25
+LEDGER_READERS = 8
+
+
+def _ledger_cursor(period_index: int, store_cursor: str | None) -> str:
+    raw = json.dumps({"p": period_index, "k": store_cursor}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _read_ledger_cursor(cursor: str | None, periods: int) -> tuple[int, str | None]:
+    if not cursor:
+        return 0, None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise QueryError("分页游标（cursor）无效，请从第一页重新查询。") from exc
+    index, key = (data.get("p"), data.get("k")) if isinstance(data, dict) else (None, None)
+    if not isinstance(index, int) or not 0 <= index < periods or not (key is None or isinstance(key, str)):
+        raise QueryError("分页游标（cursor）与查询条件不符，请从第一页重新查询。")
+    return index, key
+
+
+def ledger_page(
+    registry: Registry,
+    store: CampaignStore,
+    campaign_id: str,
+    deliverable_id: str,
+    cursor: str | None = None,
+    units_per_page: int | None = None,
+    *,
+    period: str | None = None,
+    unit_ref: str | None = None,
+    aspect: str | None = None,
+    overdue: str | None = None,
+    as_of: str | None = None,
+) -> dict[str, Any]:
+    """The current rows of up to ``units_per_page`` units (of one period, or of each period in turn), with
+    ``next_cursor`` for the next units; one unit's ledger (``unit_ref``) is one GetItem + one Query per period.
+
+    Paging by units keeps each answer's calls and size bounded (an API Gateway request has 29 s and 6 MB),
+    and each unit's rows come from the version its pointer names, so a page never mixes two versions."""
+    from chalicelib.domain.ledger import select
+
+    campaign = campaign_or_404(registry, campaign_id)
+    periods = period_or_400(campaign, deliverable_id, period)
+    unit = unit_or_400(campaign, unit_ref) if unit_ref else None
+    overdue_as_of = _as_of(as_of, campaign.zone) if _flag(overdue, "overdue") else None
+    budget = units_per_page or LEDGER_UNITS_PER_PAGE
+    index, key = _read_ledger_cursor(cursor, len(periods))
+    pointers = []
+    next_cursor = None
+    if unit is not None:
+        found = (store.delivery(campaign.id, unit.code, deliverable_id, p) for p in periods)
+        pointers = [p for p in found if p is not None and p.current_version]
+    else:
+        while index < len(periods):
+            read = partial(store.deadline_deliveries_page, campaign.id, deliverable_id, periods[index], limit=budget)
+            page = _read_page(lambda c, read=read: read(cursor=c), key)
+            pointers += [p for p in page.items if p.current_version]
+            budget -= len(page.items)
+            if page.next_cursor:
+                next_cursor = _ledger_cursor(index, page.next_cursor)
+                break
+            index, key = index + 1, None
+            if budget <= 0:
+                next_cursor = _ledger_cursor(index, None) if index < len(periods) else None
+                break
+
+    def rows_of(pointer: Any) -> list[LedgerRow]:
+        version = store.version_rows(campaign.id, pointer.unit, deliverable_id, pointer.period, pointer.current_version)
+        return ledger_rows(campaign, pointer, version)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(LEDGER_READERS, len(pointers)))) as pool:
+        per_unit = list(pool.map(rows_of, pointers))
+    rows = [r for unit_rows in per_unit for r in unit_rows]
+    selected = select(rows, unit_code=unit.code if unit else None, aspect=aspect, overdue_as_of=overdue_as_of)
+    return {"items": [r.as_json() for r in selected], "count": len(selected), "next_cursor": next_cursor}

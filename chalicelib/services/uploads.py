@@ -1,5 +1,6 @@
 """The S3 doors as the http layer sees them: a county's presigned upload form, the office's download of an
-original. The signing itself is the S3 adapter's; http reaches it only through this service."""
+original, an export handed over as a link to a copy in the bucket. The signing itself is the S3 adapter's;
+http reaches it only through this service."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from chalicelib.adapters.presign import (
     plan_upload,
     presigned_download,
     presigner_from_settings,
+    stored_export,
 )
 
-__all__ = ["PlannedUpload", "UploadPresigner", "plan_upload", "presigned_download", "presigner_from_settings"]
+__all__ = [
+    "PlannedUpload",
+    "UploadPresigner",
+    "plan_upload",
+    "presigned_download",
+    "presigner_from_settings",
+    "stored_export",
+]

@@ -91,6 +91,7 @@ _LIFECYCLE_FIELDS: dict[str, Callable[[Any], tuple[str, Any]]] = {
         "NoncurrentVersionExpiration",
         {"NoncurrentDays": int(v["NoncurrentDays"])},
     ),
+    "ExpirationInDays": lambda v: ("Expiration", {"Days": int(v)}),
     "AbortIncompleteMultipartUpload": lambda v: (
         "AbortIncompleteMultipartUpload",
         {"DaysAfterInitiation": int(v["DaysAfterInitiation"])},

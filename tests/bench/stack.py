@@ -100,3 +100,44 @@ def dynamodb_calls(threads: tuple[str, ...] | None = None, exclude: tuple[str, .
         yield count
     finally:
         botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+class MetricLinesElsewhere:
+    """stdout for the bench: whole lines that are CloudWatch EMF documents (Powertools metrics print them to
+    stdout, as Lambda wants) go to a log file; every other line goes to the terminal, so the report stays
+    readable. Lines are assembled per thread (``print`` writes the text and the newline separately)."""
+
+    def __init__(self, terminal: Any, log_path: Any) -> None:
+        self._terminal = terminal
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the bench's whole run)
+        self._pending: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self.metric_lines = 0
+
+    def write(self, text: str) -> int:
+        ident = threading.get_ident()
+        with self._lock:
+            buffered = self._pending.pop(ident, "") + text
+            *lines, rest = buffered.split("\n")
+            if rest:
+                self._pending[ident] = rest
+            for line in lines:
+                if line.startswith('{"_aws"'):
+                    self._log.write(line + "\n")
+                    self.metric_lines += 1
+                else:
+                    self._terminal.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._terminal.flush()
+            self._log.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return str(getattr(self._terminal, "encoding", "utf-8"))

@@ -172,6 +172,17 @@ def test_the_problem_ledger_closes_a_problem_through_a_csrf_form(office: request
     assert again.status_code == 409 and "无需重复销号" in again.text
 
 
+def test_the_ledger_download_follows_a_link_whatever_the_browser_accepts(office: requests.Session) -> None:
+    """A browser's Accept starts with text/html; API Gateway would hand it base64 text, so the console
+    answers 303 to a presigned GET of the workbook under exports/ (issue 17)."""
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    answer = office.get(
+        f"{LOCAL.api_url}/office/ledger.xlsx", params={"period": "2023-05"}, headers={"Accept": accept}, timeout=20
+    )
+    assert answer.history and answer.history[0].status_code == 303
+    assert "/exports/" in answer.url and answer.status_code == 200 and answer.content[:2] == b"PK"
+
+
 def _docx_text(body: bytes) -> str:
     from docx import Document
 

@@ -229,8 +229,19 @@ def _exercise(system: Any) -> None:
     assert {s["version_id"]: s["status"] for s in page["items"]}[rejected] == "rejected"
     status, _ = api_get(f"/campaigns/{CAMPAIGN}/packages", unit="原平市")
     assert status == 200
+    _exercise_export_link()
     _exercise_county_portal()
     _exercise_console(accepted)
+
+
+def _exercise_export_link() -> None:
+    """issues.xlsx asked for without an Accept header: the API puts the file under exports/ and redirects
+    to a presigned GET of it (urllib follows the 303)."""
+    request = urllib.request.Request(
+        f"{LOCAL.api_url}/campaigns/{CAMPAIGN}/issues.xlsx", headers={"Authorization": f"Bearer {OFFICE_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200 and response.read(2) == b"PK"
 
 
 def _exercise_console(version: str) -> None:
@@ -373,6 +384,7 @@ def test_the_upload_function_only_reads_originals_and_the_api_never_scans_or_wri
     assert {a for a in upload if a.startswith("s3:")} == {"s3:GetObject", "s3:GetObjectVersion"}
     api = observed[API_HANDLER]
     assert {a for a in api if a.startswith("dynamodb:")} <= {"dynamodb:Query", "dynamodb:GetItem"}
-    # The API touches S3 only by signing: county uploads (a presigned POST) and the office's downloads of
-    # an original version (a presigned GET, console), never by a request of its own.
+    # The API touches S3 by signing (county uploads: a presigned POST; the office's downloads of an original
+    # version: a presigned GET) and, its only request of its own, by putting an export under exports/ for a
+    # client whose Accept cannot take the bytes (issue 19 item 7; the role allows exports/* only).
     assert {a for a in api if a.startswith("s3:")} == {"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"}
