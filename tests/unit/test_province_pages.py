@@ -104,7 +104,7 @@ def test_the_stats_equal_a_recount_of_the_current_rows(world: Any) -> None:
 def test_the_console_links_the_next_page_and_exports_without_the_cursor() -> None:
     from chalicelib.http.console_page import ledger_body
 
-    body = ledger_body([], {"period": "2023-05", "cursor": "abc"}, [], ["2023-05"], [], "def")
+    body = ledger_body([], {"period": "2023-05", "cursor": "abc"}, [], ["2023-05"], [], next_cursor="def")
     assert "cursor=def" in body and "下一页" in body and "本页 0 条" in body
     assert "ledger.xlsx?period=2023-05&quot;" in body or 'ledger.xlsx?period=2023-05"' in body
-    assert "下一页" not in ledger_body([], {}, [], ["2023-05"], [], None)
+    assert "下一页" not in ledger_body([], {}, [], ["2023-05"], [], next_cursor=None)
