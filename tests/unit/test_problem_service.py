@@ -134,13 +134,21 @@ def test_a_returned_version_rolls_back_to_the_month_before(campaign: Campaign) -
     upload(store, campaign, "2023-05", "may", rows(MAY), T0)
     may = store.unit_problems(campaign.id, UNIT).state
     upload(store, campaign, "2023-06", "june", june_rows(), T0 + timedelta(days=30))
+    june = store.unit_problems(campaign.id, UNIT).state
     # The decision route moves the pointer back (here: to no accepted June version), then calls refresh.
     key = (campaign.id, UNIT, "issue-list", "2023-06")
-    store._pointers[key] = replace(store._pointers[key], current_version=None, current_order=None)
+    pointer = store._pointers[key]
+    store._pointers[key] = replace(pointer, current_version=None, current_order=None)
     service.refresh_problems(store, campaign, UNIT, "issue-list", "2023-06", now=T0 + timedelta(days=31))
     back = store.unit_problems(campaign.id, UNIT).state
     assert [p.as_json() for p in back.problems] == [p.as_json() for p in may.problems]
     assert back.current == may.current
+    # Accepted again: June's state is back, the problem June alone listed under its own id (not a new one).
+    store._pointers[key] = pointer
+    service.refresh_problems(store, campaign, UNIT, "issue-list", "2023-06", now=T0 + timedelta(days=32))
+    again = store.unit_problems(campaign.id, UNIT).state
+    assert [p.as_json() for p in again.problems] == [p.as_json() for p in june.problems]
+    assert again.sequences == june.sequences
 
 
 def test_a_conflict_reads_again_and_applies_once(campaign: Campaign, monkeypatch: pytest.MonkeyPatch) -> None:
