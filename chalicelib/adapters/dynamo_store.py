@@ -651,7 +651,13 @@ class DynamoStore:
         if aggregate_item is None:
             return StoredProblems(UnitProblems(unit_code, tuple(problems)), 0)
         body = json.loads(aggregate_item.body) if aggregate_item.body else {"current": {}, "sequences": {}}
-        state = UnitProblems(unit_code, tuple(problems), dict(body["current"]), dict(body["sequences"]))
+        state = UnitProblems(
+            unit_code,
+            tuple(problems),
+            dict(body["current"]),
+            dict(body["sequences"]),
+            dict(body.get("retired") or {}),
+        )
         return StoredProblems(
             state, int(aggregate_item.revision), _untold(aggregate_item), aggregate_item.writing_until is not None
         )

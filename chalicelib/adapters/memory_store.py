@@ -395,7 +395,13 @@ class MemoryStore:
         if agg is None:
             return StoredProblems(UnitProblems(unit_code, problems), 0)
         body = agg["body"]
-        state = UnitProblems(unit_code, problems, dict(body["current"]), dict(body["sequences"]))
+        state = UnitProblems(
+            unit_code,
+            problems,
+            dict(body["current"]),
+            dict(body["sequences"]),
+            dict(body.get("retired") or {}),
+        )
         return StoredProblems(state, agg["revision"], tuple(agg.get("untold", ())), agg.get("writing", False))
 
     def save_problems(self, campaign_id: str, change: ProblemChange) -> int:

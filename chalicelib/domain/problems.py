@@ -227,6 +227,9 @@ class UnitProblems:
     problems: tuple[Problem, ...] = ()  # ordered by id
     current: Mapping[str, str] = field(default_factory=dict)  # "deliverable/period" -> current version
     sequences: Mapping[str, int] = field(default_factory=dict)  # period -> last sequence number given
+    # "deliverable/period/version#row" -> the id that row had when its problem was removed (the version was
+    # returned or replaced): applying that version again gives the row its id back, not a new one.
+    retired: Mapping[str, str] = field(default_factory=dict)
 
     def problem(self, problem_id: str) -> Problem | None:
         return next((p for p in self.problems if p.id == problem_id), None)
@@ -471,6 +474,25 @@ def _key(deliverable: str, period: str) -> str:
     return f"{deliverable}/{period}"
 
 
+def _row_key(key: str, version: str, row: Any) -> str:
+    return f"{key}/{version}#{row}"
+
+
+def _retired(problems: Mapping[str, Problem], removed: Iterable[str], key: str, version: str) -> dict[str, str]:
+    """The rows of ``version`` whose problems are removed with it, and their ids (``UnitProblems.retired``)."""
+    deliverable, period = key.split("/", 1)
+    return {
+        _row_key(key, version, e.row): pid
+        for pid in removed
+        for e in problems[pid].history
+        if e.source is Source.UPLOAD
+        and e.version == version
+        and e.row is not None
+        and e.period == period
+        and (e.deliverable or problems[pid].deliverable) == deliverable
+    }
+
+
 # --------------------------------------------------------------------------------------- reconcile
 
 
@@ -553,6 +575,7 @@ def reconcile(state: UnitProblems, accepted: AcceptedList) -> Reconciliation:
     orphans: dict[str, Problem] = {}
     changed: set[str] = set()
     previous = state.current.get(key)
+    before = problems
     if previous is not None:
         problems, orphans, changed = _strip_version(problems, accepted.deliverable, accepted.period, previous)
 
@@ -584,8 +607,10 @@ def reconcile(state: UnitProblems, accepted: AcceptedList) -> Reconciliation:
         if index in assigned:
             kind, pid, score = assigned[index]
         else:
-            sequences[accepted.period] = sequences.get(accepted.period, 0) + 1
-            pid = problem_id(accepted.unit, accepted.period, sequences[accepted.period])
+            pid = state.retired.get(_row_key(key, accepted.version, row["row"]), "") if row.get("row") else ""
+            if not pid or pid in problems or pid in pool:
+                sequences[accepted.period] = sequences.get(accepted.period, 0) + 1
+                pid = problem_id(accepted.unit, accepted.period, sequences[accepted.period])
             kind, score = MatchKind.NEW, None
             if index in unsure:
                 kind = MatchKind.UNSURE
@@ -624,11 +649,13 @@ def reconcile(state: UnitProblems, accepted: AcceptedList) -> Reconciliation:
             )
         )
     removed = tuple(sorted((pid for pid in orphans if pid not in problems), key=id_order))
+    retired = {**state.retired, **_retired(before, removed, key, previous)} if previous else dict(state.retired)
     new_state = UnitProblems(
         unit=state.unit,
         problems=tuple(sorted(problems.values(), key=lambda p: id_order(p.id))),
         current={**state.current, key: accepted.version},
         sequences=sequences,
+        retired=retired,
     )
     return Reconciliation(new_state, tuple(decisions), tuple(sorted(changed - set(removed), key=id_order)), removed)
 
@@ -648,13 +675,14 @@ def rollback(state: UnitProblems, deliverable: str, period: str, version: str) -
     problems = {p.id: p for p in state.problems}
     kept, orphans, changed = _strip_version(problems, deliverable, period, version)
     current = {k: v for k, v in state.current.items() if not (k == key and v == version)}
+    removed = tuple(sorted(orphans, key=id_order))
     new_state = UnitProblems(
         unit=state.unit,
         problems=tuple(sorted(kept.values(), key=lambda p: id_order(p.id))),
         current=current,
-        sequences=dict(state.sequences),  # ids are never given again
+        sequences=dict(state.sequences),  # ids are never given to another problem
+        retired={**state.retired, **_retired(problems, removed, key, version)},
     )
-    removed = tuple(sorted(orphans, key=id_order))
     return Reconciliation(new_state, (), tuple(sorted(changed - set(removed), key=id_order)), removed)
 
 
@@ -799,6 +827,7 @@ def aggregate(state: UnitProblems) -> dict[str, Any]:
         "unit": state.unit,
         "current": dict(state.current),
         "sequences": dict(state.sequences),
+        "retired": dict(state.retired),
         "aspects": by_aspect,
         "dropped": dropped,
     }

@@ -315,7 +315,8 @@ ACTION_APPLIES = {"close": ("open", "done", "long-term", "reopened"), "reopen": 
 
 
 def ledger_row_actions(item: Mapping[str, Any], actions: Sequence[str], csrf: str = "") -> str:
-    """Hook for 销号 / reopen (issue 15) and accept / return (issue 14): one form per action, with CSRF."""
+    """One CSRF-protected form per action (``services.console.problem_ledger_actions``) that applies to the
+    row's problem status; none for a row that is no problem (yet)."""
     if not actions:
         return ""
     problem_id = item.get("problem_id") or item.get("id")

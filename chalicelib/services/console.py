@@ -1,8 +1,5 @@
-"""What the office console shows beyond the office API's answers: refused keys, one unit's history.
-
-Hooks for work landing later (see docs/console.md): ``problem_ledger_actions`` is where 销号 / reopen and
-accept / return will plug in.
-"""
+"""What the office console shows beyond the office API's answers: refused keys, one unit's history, the
+ledger's row actions (docs/console.md)."""
 
 from __future__ import annotations
 
@@ -30,6 +27,6 @@ def unit_submissions(registry: Registry, store: CampaignStore, campaign_id: str,
 
 
 def problem_ledger_actions() -> tuple[str, ...]:
-    """The ledger's row actions: 销号 and 问题反弹 (issue 15); office decisions (issue 14: accept / return)
-    add theirs here. The console renders a CSRF-protected form per action that applies to the row."""
+    """The ledger's row actions, the one list both ledger views render: 销号 and 问题反弹 (issue 15). Office
+    decisions (accept / return) act on an upload, not a row: their forms are on the unit page."""
     return ("close", "reopen")

@@ -3,7 +3,7 @@
 A decision is recorded (who, when, why), the unit's pointer for that (deliverable, period) is recomputed
 from the decided history by the rules intake follows (``chalicelib.domain.decisions``), the unit's problems
 follow the pointer, and the unit is told once. Every step is idempotent: the same decision twice records
-nothing the second time and finishes whatever the first left undone (pointer, email).
+nothing the second time and finishes whatever the first left undone (pointer, problems, email).
 """
 
 from __future__ import annotations
@@ -220,6 +220,7 @@ def decide(
             )
             return DecisionOutcome(False, None, decided_status(record, mine), pointer, None)
         pointer = settle_pointer(ctx.store, campaign, unit.code, record.deliverable, record.period, _tag(standing))
+        refresh_problems(ctx.store, campaign, unit.code, record.deliverable, record.period, now=now)
         notice = _notify(ctx, campaign, record, standing)
         return DecisionOutcome(False, standing, decided_status(record, mine), pointer, notice)
     row_count: int | None = None

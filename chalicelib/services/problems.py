@@ -123,7 +123,7 @@ def _repaired(state: UnitProblems) -> Reconciliation:
     removed: set[str] = set()
     for deliverable, period, version in stale:
         result = rollback(state, deliverable, period, version)
-        state = UnitProblems(state.unit, result.state.problems, state.current, result.state.sequences)
+        state = replace(result.state, current=state.current)
         changed |= set(result.changed)
         removed |= set(result.removed)
     return Reconciliation(state, (), tuple(changed), tuple(removed))

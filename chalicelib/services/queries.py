@@ -518,5 +518,9 @@ def ledger_page(
     with ThreadPoolExecutor(max_workers=max(1, min(LEDGER_READERS, len(pointers)))) as pool:
         per_unit = list(pool.map(rows_of, pointers))
     rows = [r for unit_rows in per_unit for r in unit_rows]
+    if deliverable_id in ("issue-list", "legacy-issue-list"):  # 问题编号 and status (issue 15), before ``overdue``
+        from chalicelib.services.problems import with_problem_status
+
+        rows = with_problem_status(store, campaign, rows)
     selected = select(rows, unit_code=unit.code if unit else None, aspect=aspect, overdue_as_of=overdue_as_of)
     return {"items": [r.as_json() for r in selected], "count": len(selected), "next_cursor": next_cursor}

@@ -138,6 +138,11 @@ def bench_table(table: Table, results: dict[str, Any], system: Any, quick: bool)
     table.row("status board (every deadline x unit), before the 200 uploads", status.summary())
     table.row("one unit's submissions", unit.summary(), unit.operations == {"Query": 1})
     results["table"] = {"upload": first, "reupload": again, "reupload_1000": big, "status": status, "unit": unit}
+    bench_problems(table, results, system)
+
+
+def bench_problems(table: Table, results: dict[str, Any], system: Any) -> None:
+    """Issue 15's line (part of ``stack``; alone with ``--only problems``: it uploads to a unit of its own)."""
     problems = table_cost.problem_reupload_cost(system, 1000)
     results["problems_reupload_1000"] = problems
     table.row(
@@ -274,7 +279,9 @@ def bench_verdict(table: Table, results: dict[str, Any], system: Any, quick: boo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for trying the bench itself")
-    parser.add_argument("--only", choices=("validation", "cold-start", "stack", "province", "verdict"), default=None)
+    parser.add_argument(
+        "--only", choices=("validation", "cold-start", "stack", "problems", "province", "verdict"), default=None
+    )
     args = parser.parse_args(argv)
     # The handler's metric lines (EMF JSON on stdout, as Lambda wants them) go to a log file, not the report.
     sys.stdout = MetricLinesElsewhere(sys.stdout, METRICS_LOG)  # type: ignore[assignment]
@@ -285,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_validation(table, results, args.quick)
     if args.only in (None, "cold-start"):
         bench_cold_start(table, results, args.quick)
-    if args.only in (None, "stack", "province", "verdict"):
+    if args.only in (None, "stack", "problems", "province", "verdict"):
         import http.server
 
         from infra.local.system import LocalSystem
@@ -301,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
                 # Before the sweeps fill the table: moto answers an index Query by reading every item.
                 bench_end_to_end(table, results, system, args.quick)
                 bench_sweep(table, results, system, args.quick)
+            if args.only == "problems":
+                table.section("3. DynamoDB operations per action: 对账销号 only")
+                bench_problems(table, results, system)
             if args.only in (None, "province"):
                 bench_province(table, results, system, args.quick)
         import shutil

@@ -213,6 +213,42 @@ def test_the_console_unit_page_accepts_and_returns_with_a_note(system: Any, tmp_
     shown = office.get(f"{LOCAL.api_url}/office/unit", params={"unit": UNIT}, timeout=10).text
     assert "经复核予以接收" in shown and "退回</button>" in shown
 
+    # Its readable rows are problems (issue 15): the problem ledger offers their forms, and 销号 works.
+    listed = _unit_problems_of(bad["version_id"])
+    assert len(listed) == 2
+    ledger = office.get(f"{LOCAL.api_url}/office/ledger", params={"unit": UNIT}, timeout=10)
+    assert ledger.status_code == 200 and all(f'value="{p["id"]}"' in ledger.text for p in listed)
+    target = listed[0]["id"]
+    form = {"id": target, "note": "现场核查整改到位", "force": "true", "csrf": _csrf(ledger.text)}
+    closed = office.post(f"{LOCAL.api_url}/office/problems/close", data=form, timeout=20)
+    assert closed.status_code == 200 and f"问题{target}已销号" in closed.text
+    # The month's ledger shows the rows' 问题编号 and status.
+    month = office.get(f"{LOCAL.api_url}/office/ledger", params={"unit": UNIT, "period": period}, timeout=10)
+    assert month.status_code == 200 and target in month.text and "已销号" in month.text
+
+    # 退回 and 接收 again from the unit page: the problems follow, same ids, one listing each.
+    for decision, note in (("return", "经复核退回"), ("accept", "经复核再次接收")):
+        page = office.get(f"{LOCAL.api_url}/office/unit", params={"unit": UNIT}, timeout=10)
+        form = {"unit": UNIT, "version": bad["version_id"], "decision": decision, "note": note}
+        done = office.post(
+            f"{LOCAL.api_url}/office/decision", data=form | {"csrf": _csrf(page.text)}, allow_redirects=False
+        )
+        assert done.status_code == 303
+        if decision == "return":
+            assert _unit_problems_of(bad["version_id"]) == []
+    again = _unit_problems_of(bad["version_id"])
+    assert sorted(p["id"] for p in again) == sorted(p["id"] for p in listed)
+    assert all([e["version"] for e in p["history"]].count(bad["version_id"]) == 1 for p in again)
+    ledger = office.get(f"{LOCAL.api_url}/office/ledger", params={"unit": UNIT}, timeout=10)
+    assert ledger.status_code == 200 and 'action="/office/problems/' in ledger.text
+
+
+def _unit_problems_of(version: str) -> list[dict[str, Any]]:
+    """The unit's problems that ``version`` lists (through the office API)."""
+    status, page = api_get(f"/campaigns/{CAMPAIGN}/problems", unit=UNIT, limit="100")
+    assert status == 200 and page["next_cursor"] is None
+    return [p for p in page["items"] if any(e["version"] == version for e in p["history"])]
+
 
 def test_the_county_link_page_files_a_stamped_scan_beside_its_material(system: Any) -> None:
     import base64

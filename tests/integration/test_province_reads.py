@@ -190,10 +190,12 @@ def test_a_ledger_page_costs_the_same_and_the_pages_cover_every_row_once(campaig
         expected = sum(len(_rows(n, 1 if n % 7 == 0 else 0)) for n in range(size))
         assert len(items) == expected
         assert len({(i["unit"]["code"], i["row"]) for i in items}) == expected
-        # One unit's ledger: a GetItem per period and one Query, whatever the campaign's size.
+        # One unit's ledger: a GetItem per period, one Query for its rows and one for its problems (issue 15:
+        # each row's 问题编号 and status), whatever the campaign's size.
         one = _calls(lambda r=registry, c=campaign: list_issues(r, store, c.id, unit_ref=c.units[7].code))
-        assert one == Counter({"GetItem": 5, "Query": 1})
-    assert costs[14] == costs[300] == Counter({"Query": 11})
+        assert one == Counter({"GetItem": 5, "Query": 2})
+    # A page of 10 units: the pointer index, each unit's rows and each unit's problems.
+    assert costs[14] == costs[300] == Counter({"Query": 21})
 
 
 def test_every_units_packages_cost_the_same_and_agree_with_each_units_own(campaigns: dict[int, Any]) -> None:

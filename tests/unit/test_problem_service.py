@@ -134,13 +134,21 @@ def test_a_returned_version_rolls_back_to_the_month_before(campaign: Campaign) -
     upload(store, campaign, "2023-05", "may", rows(MAY), T0)
     may = store.unit_problems(campaign.id, UNIT).state
     upload(store, campaign, "2023-06", "june", june_rows(), T0 + timedelta(days=30))
+    june = store.unit_problems(campaign.id, UNIT).state
     # The decision route moves the pointer back (here: to no accepted June version), then calls refresh.
     key = (campaign.id, UNIT, "issue-list", "2023-06")
-    store._pointers[key] = replace(store._pointers[key], current_version=None, current_order=None)
+    pointer = store._pointers[key]
+    store._pointers[key] = replace(pointer, current_version=None, current_order=None)
     service.refresh_problems(store, campaign, UNIT, "issue-list", "2023-06", now=T0 + timedelta(days=31))
     back = store.unit_problems(campaign.id, UNIT).state
     assert [p.as_json() for p in back.problems] == [p.as_json() for p in may.problems]
     assert back.current == may.current
+    # Accepted again: June's state is back, the problem June alone listed under its own id (not a new one).
+    store._pointers[key] = pointer
+    service.refresh_problems(store, campaign, UNIT, "issue-list", "2023-06", now=T0 + timedelta(days=32))
+    again = store.unit_problems(campaign.id, UNIT).state
+    assert [p.as_json() for p in again.problems] == [p.as_json() for p in june.problems]
+    assert again.sequences == june.sequences
 
 
 def test_a_conflict_reads_again_and_applies_once(campaign: Campaign, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -244,3 +252,24 @@ def test_the_september_package_names_a_dropped_problem(campaign: Campaign) -> No
     # Listed again (the clerk adds it back): nothing is missing on its account.
     upload(store, campaign, "final", "final-v2", rows(MAY), T0 + timedelta(days=101))
     assert not [m for m in package_status(store, campaign, deadline, UNIT).missing if "未列入本期清单" in m]
+
+
+def test_a_version_applied_again_gives_its_rows_their_ids_back(campaign: Campaign) -> None:
+    """A correction that leaves a row out removes its problem; when the pointer goes back to the first version
+    (the office returns the correction), the row is that problem again, under its id, not a new one."""
+    store = MemoryStore()
+    upload(store, campaign, "2023-05", "may", rows(MAY), T0)
+    first = store.unit_problems(campaign.id, UNIT).state
+    upload(store, campaign, "2023-05", "may-2", rows(MAY[:5]), T0 + timedelta(hours=1))
+    assert [p.id for p in store.unit_problems(campaign.id, UNIT).state.problems] == [p.id for p in first.problems[:5]]
+    key = (campaign.id, UNIT, "issue-list", "2023-05")
+    store._pointers[key] = replace(store._pointers[key], current_version="may", current_received_at=T0)
+    service.refresh_problems(store, campaign, UNIT, "issue-list", "2023-05", now=T0 + timedelta(hours=2))
+    back = store.unit_problems(campaign.id, UNIT).state
+
+    def listed(state: Any) -> list[tuple[str, str, str, list[tuple[str | None, int | None]]]]:
+        return [(p.id, str(p.status), p.text, [(e.version, e.row) for e in p.history]) for p in state.problems]
+
+    # The five the correction kept are matched by text this time (the match records how), the sixth is new again.
+    assert listed(back) == listed(first)
+    assert back.sequences == first.sequences
