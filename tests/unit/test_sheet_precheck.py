@@ -164,6 +164,73 @@ def test_referenced_shared_string_characters_are_counted_per_reference() -> None
     assert extent.survey(data).shared_chars == 10 * (4 + 4)
 
 
+# --- the extent in bulk: one findall, against the per-cell loop ---------------------------------------------
+
+# Pieces of cells as writers and hostile files write them; glued at random, they also make tags that are cut,
+# nested or unbalanced. A cell written as Excel writes it takes the bulk path, any other sends its buffer
+# through the per-cell loop, and the figures must be the same either way.
+_CELL_PIECES = [
+    '<c r="B7" s="3" t="s"><v>1</v></c>',
+    '<c r="A12" t="s"><v>0</v></c>',
+    '<c r="XFD1048576" t="s"><v>2</v></c>',
+    '<c r="AA3" t="inlineStr"><is><t>问题</t></is></c>',
+    '<c r="C2"><f>A2+1</f><v>2</v></c>',
+    '<c r="Q15" t="str"><v>2</v></c>',
+    '<c r="D9" t="s"><f>X</f><v>1</v></c>',
+    '<c r="E4" s="1"/>',
+    '<c r="F5" s="1"></c>',
+    '<c r="G6" t="s"><v> 1 </v></c>',
+    '<c r="H7" t="s">\n <v>2</v></c>',
+    "<c r='I8' t='s'><v>0</v></c>",
+    '<c r="j9" t="s"><v>1</v></c>',
+    '<x:c r="K10" t="s"><x:v>2</x:v></x:c>',
+    '<c t="s" r="L11"><v>0</v></c>',
+    '<c r="M12" r="N99" t="s"><v>1</v></c>',
+    '<c s="2"><v>5</v></c>',
+    '<c r="O13" t="s"><v>99</v></c>',
+    '<c r="P14" t="s"><v>1234567890</v></c>',
+    '<c r="R16" t="s"><v:f>1</v:f></c>',
+    '<c r="S17" t="s"><is:v>1</is:v></c>',
+    '<c r="T18" t = "s" ><v>1</v></c>',
+    '<row r="3">',
+    "</row>",
+    '<c r="U19"',
+    "><v>",
+    "<v>1<",
+    ' t="s"',
+    ">",
+    "<",
+]
+
+
+@FUZZ
+@given(
+    pieces=st.one_of(
+        st.lists(st.sampled_from(_CELL_PIECES), max_size=40),
+        st.lists(st.sampled_from(_CELL_PIECES[:6]), max_size=40),  # only cells as Excel writes them: the bulk path
+    ),
+    lengths=st.sampled_from([[], [4, 7, 11], [1]]),
+)
+def test_the_extent_in_bulk_is_the_per_cell_loop(pieces: list[str], lengths: list[int]) -> None:
+    buffer = "".join(pieces).encode()
+    assert extent._scan_cells(buffer, lengths) == extent._scan_cells_one_by_one(buffer, lengths)
+
+
+def test_cells_as_excel_writes_them_take_the_bulk_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    cells = "".join(
+        f'<row r="{n}"><c r="A{n}" s="1" t="s"><v>{n % 3}</v></c><c r="B{n}"><f>A1</f><v>3</v></c>'
+        f'<c r="C{n}" t="inlineStr"><is><t>问题</t></is></c></row>'
+        for n in range(1, 200)
+    ).encode()
+    expected = extent._scan_cells_one_by_one(cells, [4, 7, 11])
+
+    def refused(buffer: bytes, lengths: list[int]) -> tuple[int, int, int]:
+        raise AssertionError("per-cell loop taken for cells written as Excel writes them")
+
+    monkeypatch.setattr(extent, "_scan_cells_one_by_one", refused)
+    assert extent._scan_cells(cells, [4, 7, 11]) == expected == (199, 3, sum((4, 7, 11)[n % 3] for n in range(1, 200)))
+
+
 # --- the cell normalisation -------------------------------------------------------------------------------
 
 _values = st.one_of(

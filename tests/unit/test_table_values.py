@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime
 
 import pytest
@@ -15,9 +17,11 @@ from chalicelib.domain.tables.values import (
     is_phone,
     is_placeholder,
     label_key,
+    nfkc,
     normalise_phone,
     parse_date,
     parse_seq,
+    squash,
 )
 
 
@@ -264,3 +268,28 @@ def test_nfkc_fast_path_equals_unicodedata() -> None:
         char = chr(code)
         for text in (char, f"Ａ{char}", f"{char}\u0301", f"e{char}１", f"整改，{char}；"):
             assert nfkc(text) == unicodedata.normalize("NFKC", display_text(text)).strip(), hex(code)
+
+
+def test_squash_removes_exactly_the_whitespace_a_pattern_would() -> None:
+    # squash cuts with str.split() (4x faster than re.sub(r"\s+", "")): the two must agree on every character.
+    pattern = re.compile(r"\s")
+    characters = (chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert [ch for ch in characters if ch.isspace() != (pattern.fullmatch(ch) is not None)] == []
+    assert squash(" 完成\u3000时限\n（年 月 日）\u2003") == "完成时限(年月日)"
+
+
+def test_ascii_text_and_plain_dates_read_as_before() -> None:
+    # nfkc returns ASCII as it is, parse_date reads 2023-06-30 / 2023年6月30日 before the other phrasings.
+    assert nfkc(" 0350-1234567 ") == unicodedata.normalize("NFKC", " 0350-1234567 ").strip() == "0350-1234567"
+    for text, expected in (
+        ("2023-06-30", date(2023, 6, 30)),
+        ("2023.6.3", date(2023, 6, 3)),
+        ("2023-06-30 10:00", date(2023, 6, 30)),
+        ("2023年6月30日", date(2023, 6, 30)),
+        ("2023年6月31日", None),
+        ("２０２３－０６－３０", date(2023, 6, 30)),
+        ("2023年6月30日前完成", date(2023, 6, 30)),
+        ("2023-05至2023-06-15", date(2023, 6, 15)),
+        ("45107", date(2023, 6, 30)),
+    ):
+        assert parse_date(text, 2023) == expected, text

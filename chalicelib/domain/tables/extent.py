@@ -39,6 +39,19 @@ _REFERENCE = re.compile(rb"""\br\s*=\s*["']([A-Za-z]{1,3})([0-9]{1,7})["']""")
 _SHARED_TYPE = re.compile(rb"""\bt\s*=\s*["']s["']""")
 _SHARED_INDEX = re.compile(rb"<(?:\w+:)?v>\s*([0-9]{1,9})\s*<")
 _STRING_ITEM = re.compile(rb"<(?:\w+:)?si\b.*?</(?:\w+:)?si>", re.DOTALL)
+# The same cells in one C-level ``findall``, for a start tag written as Excel, WPS and openpyxl write it
+# (<c r="B7" s="3" t="s"><v>12</v>): the reference, the type and a shared index read off their fixed places.
+# Where this first branch matches, ``_VALUE_CELL`` matches the same span (it is one of the texts that pattern
+# matches, ending at the same value tag), ``_REFERENCE`` finds the same reference first, ``_SHARED_TYPE`` is
+# true exactly for t="s", and ``_SHARED_INDEX`` finds the same index (nothing but ">" lies between the start
+# tag and <v>); where it does not, the second branch is ``_VALUE_CELL`` itself, and a cell matched by it (no
+# reference captured) sends its buffer through ``_scan_cells_one_by_one``, the reference for this scan. So
+# the matches are ``_VALUE_CELL``'s, one for one, and the figures exactly the per-cell loop's.
+_CELL_AS_WRITTEN = re.compile(
+    rb'<(?:c r="([A-Z]{1,3})([0-9]{1,7})"(?: s="[0-9]{1,5}")?(?: t="([a-zA-Z]{1,9})")?>'
+    rb"<(?:v\b(?=>([0-9]{1,9})<|)|f\b|is\b)"
+    rb"|(?:\w+:)?c\b[^>]*>\s*<(?:\w+:)?(?:v|f|is)\b)"
+)
 _TAG = re.compile(rb"<[^>]*>")
 
 
@@ -81,6 +94,40 @@ def _chunks(part: Any) -> Iterator[bytes]:
         yield carry
 
 
+def _scan_cells(buffer: bytes, lengths: list[int]) -> tuple[int, int, int]:
+    """The furthest row and column among the buffer's value cells, and the shared-string characters they
+    reference: what ``_scan_cells_one_by_one`` computes, with the per-cell work done by one ``findall``."""
+    found = _CELL_AS_WRITTEN.findall(buffer)
+    if not found:
+        return 0, 0, 0
+    letters, digits, types, indexes = zip(*found, strict=True)
+    if not all(letters):  # a cell written some other way
+        return _scan_cells_one_by_one(buffer, lengths)
+    shared = 0
+    if lengths:
+        referenced = [index for kind, index in zip(types, indexes, strict=True) if kind == b"s"]
+        if not all(referenced):  # a shared index not written as <v>12<
+            return _scan_cells_one_by_one(buffer, lengths)
+        count = len(lengths)
+        shared = sum(lengths[i] for i in map(int, referenced) if i < count)
+    return max(map(int, digits)), max(map(_column_number, set(letters))), shared
+
+
+def _scan_cells_one_by_one(buffer: bytes, lengths: list[int]) -> tuple[int, int, int]:
+    rows = columns = shared = 0
+    for cell in _VALUE_CELL.finditer(buffer):
+        attributes = cell.group(1)
+        reference = _REFERENCE.search(attributes)
+        if reference:
+            rows = max(rows, int(reference.group(2)))
+            columns = max(columns, _column_number(reference.group(1)))
+        if lengths and _SHARED_TYPE.search(attributes):
+            index = _SHARED_INDEX.search(buffer, cell.end(1), cell.end() + 32)
+            if index and int(index.group(1)) < len(lengths):
+                shared += lengths[int(index.group(1))]
+    return rows, columns, shared
+
+
 def _scan_part(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, lengths: list[int], hidden: set[int] | None
 ) -> SheetScan:
@@ -89,16 +136,8 @@ def _scan_part(
         for buffer in _chunks(part):
             if hidden is not None:
                 collect_hidden(buffer, hidden)
-            for cell in _VALUE_CELL.finditer(buffer):
-                attributes = cell.group(1)
-                reference = _REFERENCE.search(attributes)
-                if reference:
-                    rows = max(rows, int(reference.group(2)))
-                    columns = max(columns, _column_number(reference.group(1)))
-                if lengths and _SHARED_TYPE.search(attributes):
-                    index = _SHARED_INDEX.search(buffer, cell.end(1), cell.end() + 32)
-                    if index and int(index.group(1)) < len(lengths):
-                        shared += lengths[int(index.group(1))]
+            found = _scan_cells(buffer, lengths)
+            rows, columns, shared = max(rows, found[0]), max(columns, found[1]), shared + found[2]
             if rows > MAX_SHEET_ROWS or rows * columns > MAX_SHEET_CELLS:
                 return SheetScan(info.filename, rows, columns, shared, stopped_early=True)
     return SheetScan(info.filename, rows, columns, shared)

@@ -35,7 +35,6 @@ _WIDE_FORMS = {chr(c): unicodedata.normalize("NFKD", chr(c)) for c in (*range(0x
 _WIDE_FORM = re.compile("[\uff01-\uff5e\u3000]")  # a few per sentence: sub() beats str.translate() here
 
 _QUOTES = "\"'“”‘’「」『』〝〞〃"
-_SPACE = re.compile(r"\s+")
 _BRACKETED = re.compile(r"\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]")
 # The notice's own numbering in front of an aspect: （三）, (3), 三、, 3., 3、, 第三.
 _LEADING_NUMBER = re.compile(
@@ -64,6 +63,7 @@ _QUARTER = re.compile(
 # Words around a date that do not change it: 于2023年6月30日前完成, 截至6月底, 2023年底之前.
 _DATE_PREFIX = re.compile(r"^(?:计划|预计|拟|力争|争取)?(?:于|在|截至|截止到?|到)?")
 _DATE_SUFFIX = re.compile(r"(?:之前|以前|前|止)?(?:完成|整改完成|完成整改|整改到位|办结)?(?![\s\S])")
+_SERIAL_TEXT = re.compile(r"[0-9]{5}(?:\.0+)?")  # an Excel serial typed or pasted as text
 _RANGE = re.compile(r"[至到~〜—]+|--")
 _CN_DATE_NUMBER = re.compile(r"[〇零○一二两三四五六七八九十]+(?=[年月日号季旬])")
 _CN_DIGIT = {
@@ -90,7 +90,10 @@ def nfkc(value: Any) -> str:
     # Chinese prose is full of full-width punctuation (，；（）), which sends CPython's NFKC down its slow
     # path. Those characters are replaced by their compatibility decomposition first (as NFKC itself would:
     # decomposition goes character by character), and what is then already NFKC is returned as is.
-    text = _WIDE_FORM.sub(_decomposed, display_text(value))
+    text = display_text(value)
+    if text.isascii():  # every ASCII character is its own NFKC form: dates, numbers, phone numbers
+        return text.strip()
+    text = _WIDE_FORM.sub(_decomposed, text)
     return (text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)).strip()
 
 
@@ -118,7 +121,7 @@ def display_text(value: Any) -> str:
 
 def squash(value: Any) -> str:
     """NFKC without any whitespace: for labels split by line breaks or padded with spaces."""
-    return _SPACE.sub("", nfkc(value))
+    return "".join(nfkc(value).split())  # str.split() and the pattern \s both cut at str.isspace(): 4x faster
 
 
 def label_key(value: Any) -> str:
@@ -236,7 +239,12 @@ def parse_date(value: Any, year: int) -> date | None:
             return _date_text(repr(value), year)  # 2023.7 typed into a number cell: July 2023 (its last day)
         return None
     text = squash(value)
-    if re.fullmatch(r"[0-9]{5}(?:\.0+)?", text):
+    # 2023-06-30 and 2023年6月30日, the commonest time limits: nothing below changes such a text (no serial,
+    # Chinese numeral, surrounding words or range), so ``_date_text`` would read it with the same pattern.
+    match = _DATE_TEXT[0].fullmatch(text) or _DATE_TEXT[1].fullmatch(text)
+    if match:
+        return _safe_date(int(match.group("y")), int(match.group("m")), int(match.group("d")))
+    if _SERIAL_TEXT.fullmatch(text):
         return parse_date(float(text), year)
     if not text or len(text) > 40:
         return None
