@@ -114,12 +114,16 @@ def test_the_estimate_is_the_current_versions_row_counts(world: Any) -> None:
         export_jobs.estimated_ledger_rows(registry, store, campaign.id, {"period": "1999-01"})
 
 
-@pytest.mark.parametrize("filters", [{}, {"period": "2023-05"}, {"aspect": "逐利执法"}, {"unit": "UNIT-PLACEHOLDER"}])
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"period": "2023-05"}, {"aspect": "逐利执法"}, {"unit": "one unit"}],
+    ids=["all", "period", "aspect", "unit"],
+)
 def test_the_worker_writes_the_synchronous_workbooks_rows_once_and_a_redelivery_writes_nothing(
     world: Any, filters: dict[str, str]
 ) -> None:
     registry, campaign, store, _ = world
-    if "unit" in filters:
+    if "unit" in filters:  # the campaign is built by the fixture: its third unit
         filters = {"unit": campaign.units[2].code}
     queue, bucket = Queue(), Bucket()
     job = export_jobs.start_export(registry, store, campaign.id, filters, 1234, queue.send)
