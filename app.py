@@ -170,8 +170,13 @@ def list_issues(campaign_id: str) -> dict[str, Any]:
 
 @app.route("/campaigns/{campaign_id}/issues.xlsx", methods=["GET"], authorizer=office_token)
 def issues_workbook(campaign_id: str) -> Response:
+    from chalicelib.services.queries import checked_params
     from chalicelib.services.queries import issues_workbook as query
 
+    filters = _query(checked_params, _request().query_params, LEDGER_PARAMS)
+    started = _export_job_if_big(campaign_id, filters)
+    if started is not None:
+        return started
     body = _office_query(query, campaign_id, LEDGER_PARAMS)
     if not _accepts_binary(XLSX):
         return _export_link(campaign_id, body, XLSX, "专项整治台账.xlsx")
@@ -275,6 +280,44 @@ def _export_link(campaign_id: str, body: bytes, content_type: str, file_name: st
         status_code=303,
         headers={"Location": url, "Cache-Control": "no-store"},
     )
+
+
+# --- issue 17: exports too big for one request -------------------------------------------------------
+
+
+def _export_job_if_big(campaign_id: str, filters: dict[str, str]) -> Response | None:
+    """Above ``EXPORT_SYNC_MAX_ROWS`` (estimated from the pointers' row counts) the export worker builds the
+    workbook: 202 with the job and where to poll it; None: small enough to build in this request."""
+    from chalicelib.services.export_jobs import export_if_big
+
+    job = _query(export_if_big, _registry(), _store(), campaign_id, filters, settings())
+    if job is None:
+        return None
+    # The status route beside this one, under the same stage prefix (API Gateway's path includes it).
+    path = str((_request().context or {}).get("path") or f"/campaigns/{campaign_id}/issues.xlsx")
+    status_url = f"{path.rsplit('/', 1)[0]}/exports/{job.job_id}"
+    return Response(
+        body={
+            "Message": f"台账约 {job.estimated_rows} 行，正在后台生成；请按 status_url 查询进度并下载。",
+            "job": job.job_id,
+            "status": job.status,
+            "estimated_rows": job.estimated_rows,
+            "status_url": status_url,
+        },
+        status_code=202,
+        headers={"Location": status_url, "Cache-Control": "no-store"},
+    )
+
+
+@app.route("/campaigns/{campaign_id}/exports/{job_id}", methods=["GET"], authorizer=office_token)
+def export_job_status(campaign_id: str, job_id: str) -> Response:
+    """An export job: queued, running, done (with a presigned link, 15 minutes) or failed."""
+    from chalicelib.services.export_jobs import job_status
+    from chalicelib.services.queries import campaign_or_404
+
+    campaign = _query(campaign_or_404, _registry(), campaign_id)
+    answer = _query(job_status, _store(), campaign.id, unquote(job_id), settings())
+    return Response(body=answer, status_code=200, headers={"Cache-Control": "no-store"})
 
 
 @app.route("/campaigns/{campaign_id}/cases", methods=["GET"], authorizer=office_token)
@@ -419,6 +462,27 @@ def handle_upload(event: SQSEvent) -> None:
                 ingest(ref, context, attempt=attempt)
     finally:
         metrics.flush()  # also for a failed invocation: what was counted before the failure
+
+
+@app.on_sqs_message(queue=settings().export_queue_name, batch_size=1)
+def build_export(event: SQSEvent) -> None:
+    """The export worker (issue 17): one job per message; a done job is not built again on redelivery."""
+    from chalicelib.adapters.export_queue import export_job_refs
+    from chalicelib.services.export_jobs import XLSX_TYPE, run_export
+    from chalicelib.services.uploads import put_export
+
+    for record in event:
+        logger.clear_state()
+        refs = export_job_refs(record.body)
+        if refs is None:
+            logger.warning("not an export message", extra={"body": record.body[:200]})
+            continue
+        campaign_id, job_id = refs
+        logger.append_keys(campaign=campaign_id, job=job_id)
+        job = run_export(
+            _registry(), _store(), campaign_id, job_id, lambda key, body: put_export(settings(), key, body, XLSX_TYPE)
+        )
+        logger.info("export", extra={"status": job.status if job else "unknown job", "rows": job.rows if job else None})
 
 
 # 01:00 UTC is 09:00 Asia/Shanghai (no daylight saving): the county clerks read the day's reminders when

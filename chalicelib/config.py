@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 DEFAULT_UPLOAD_QUEUE_NAME = "campaign-reporting-uploads"
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_LINK_GRACE_DAYS = 7
+DEFAULT_EXPORT_QUEUE_NAME = "campaign-reporting-exports"
+# Issue 17: a ledger export estimated above this many rows is built by the export worker, not in the request.
+DEFAULT_EXPORT_SYNC_MAX_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ class Settings:
     smtp_secret_id: str | None = None
     # In AWS: the secret holding the county links' signing key(s), read at run time; LINK_SIGNING_KEY unset.
     link_signing_key_secret_id: str | None = None
+    # Issue 17 (asynchronous exports): the worker's queue (its name binds the Chalice handler; the API sends
+    # to its URL, set per stage), and the estimated row count above which an export goes to that worker.
+    export_queue_name: str = DEFAULT_EXPORT_QUEUE_NAME
+    export_queue_url: str = ""
+    export_sync_max_rows: int = DEFAULT_EXPORT_SYNC_MAX_ROWS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +90,9 @@ class Settings:
             console_campaign=env.get("CONSOLE_CAMPAIGN", ""),
             smtp_secret_id=env.get("SMTP_SECRET_ID") or None,
             link_signing_key_secret_id=env.get("LINK_SIGNING_KEY_SECRET_ID") or None,
+            export_queue_name=env.get("EXPORT_QUEUE_NAME") or DEFAULT_EXPORT_QUEUE_NAME,
+            export_queue_url=env.get("EXPORT_QUEUE_URL", ""),
+            export_sync_max_rows=int(env.get("EXPORT_SYNC_MAX_ROWS") or DEFAULT_EXPORT_SYNC_MAX_ROWS),
         )
 
     def links(self) -> LinkSettings:

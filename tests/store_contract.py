@@ -557,6 +557,42 @@ class StoreContract:
             first = store.deadline_deliveries_page(campaign, "issue-list", "2023-05", limit=3)
             store.deadline_deliveries_page(campaign, "issue-list", "2023-06", limit=3, cursor=first.next_cursor)
 
+    # --- issue 17: export jobs ------------------------------------------------------------------------
+
+    def test_an_export_job_is_created_once_by_id_and_marked_until_done(
+        self, store: CampaignStore, campaign: str
+    ) -> None:
+        from chalicelib.domain.store import ExportJob
+
+        job = ExportJob(
+            campaign, "job-1", "issues.xlsx", {"period": "2023-05", "aspect": "执法不规范"}, 30_000, "queued", T0, T0
+        )
+        created, fresh = store.create_export_job(job)
+        assert fresh and created == job
+        again, fresh = store.create_export_job(replace(job, estimated_rows=1, status="done"))
+        assert not fresh and again == job  # idempotent by id: the first record stands
+        assert store.export_job(campaign, "job-1") == job
+        assert store.export_job(campaign, "job-2") is None and store.export_job("other", "job-1") is None
+        running = store.mark_export_job(campaign, "job-1", "running", T0 + timedelta(seconds=1))
+        assert running is not None and running.status == "running" and running.object_key is None
+        failed = store.mark_export_job(campaign, "job-1", "failed", T0 + timedelta(seconds=2), message="失败")
+        assert failed is not None and (failed.status, failed.message) == ("failed", "失败")
+        done = store.mark_export_job(
+            campaign, "job-1", "done", T0 + timedelta(seconds=3), object_key="exports/c/job-1.xlsx", rows=29_000
+        )
+        assert done is not None and (done.status, done.object_key, done.rows, done.message) == (
+            "done",
+            "exports/c/job-1.xlsx",
+            29_000,
+            None,
+        )
+        assert done.updated_at == T0 + timedelta(seconds=3) and done.filters == job.filters
+        # Done is final: a redelivered message marking it running (or failed) changes nothing.
+        assert store.mark_export_job(campaign, "job-1", "running", T0 + timedelta(seconds=4)) == done
+        assert store.export_job(campaign, "job-1") == done
+        assert store.mark_export_job(campaign, "no-such-job", "running", T0) is None
+        assert store.export_job(campaign, "no-such-job") is None
+
 
 PROBLEM_TEXTS = (
     ("执法不规范", "执法记录仪未全程开启，现场执法过程记录不完整"),

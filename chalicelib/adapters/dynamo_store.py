@@ -48,6 +48,8 @@ from chalicelib.domain.store import (
     DeliveryEvent,
     DeliveryPointer,
     DeliveryRow,
+    ExportJob,
+    ExportStatus,
     InvalidCursorError,
     NoticeRecord,
     OfficeDecision,
@@ -770,6 +772,27 @@ class DynamoStore:
         items = tuple(_pointer(d) for d in result)
         return PointerPage(items, encode_cursor(result.last_evaluated_key))
 
+    # --- issue 17: export jobs (one item per job; module functions below) ---------------------------------
+
+    def create_export_job(self, job: ExportJob) -> tuple[ExportJob, bool]:
+        return create_export_job(job)
+
+    def export_job(self, campaign_id: str, job_id: str) -> ExportJob | None:
+        return export_job(campaign_id, job_id)
+
+    def mark_export_job(
+        self,
+        campaign_id: str,
+        job_id: str,
+        status: ExportStatus,
+        now: datetime,
+        *,
+        object_key: str | None = None,
+        rows: int | None = None,
+        message: str | None = None,
+    ) -> ExportJob | None:
+        return mark_export_job(campaign_id, job_id, status, now, object_key=object_key, rows=rows, message=message)
+
 
 @cache
 def default_store() -> DynamoStore:
@@ -835,3 +858,85 @@ def _query_partition(pk: str) -> list[dict[str, Any]]:
         start = response.get("LastEvaluatedKey")
         if not start:
             return items
+
+
+# --- issue 17: export jobs ------------------------------------------------------------------------------
+
+
+def _export_job(item: Any) -> ExportJob:
+    campaign, _, job_id = item.pk.removeprefix("C#").partition("#EXPORT#")
+    return ExportJob(
+        campaign=campaign,
+        job_id=job_id,
+        kind=item.kind,
+        filters=json.loads(item.filters),
+        estimated_rows=int(item.estimated_rows),
+        status=item.status,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        object_key=item.object_key,
+        rows=None if item.rows is None else int(item.rows),
+        message=item.message,
+    )
+
+
+def create_export_job(job: ExportJob) -> tuple[ExportJob, bool]:
+    from chalicelib.adapters.models import EXPORT_JOB_SK, ExportJobItem, export_job_pk
+
+    item = ExportJobItem(
+        export_job_pk(job.campaign, job.job_id),
+        EXPORT_JOB_SK,
+        kind=job.kind,
+        filters=json.dumps(dict(job.filters), ensure_ascii=False, sort_keys=True),
+        estimated_rows=job.estimated_rows,
+        status=job.status,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+    )
+    try:
+        item.save(condition=ExportJobItem.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        found = export_job(job.campaign, job.job_id)
+        assert found is not None
+        return found, False
+    return job, True
+
+
+def export_job(campaign_id: str, job_id: str) -> ExportJob | None:
+    from chalicelib.adapters.models import EXPORT_JOB_SK, ExportJobItem, export_job_pk
+
+    try:
+        return _export_job(ExportJobItem.get(export_job_pk(campaign_id, job_id), EXPORT_JOB_SK, consistent_read=True))
+    except ExportJobItem.DoesNotExist:
+        return None
+
+
+def mark_export_job(
+    campaign_id: str,
+    job_id: str,
+    status: ExportStatus,
+    now: datetime,
+    *,
+    object_key: str | None = None,
+    rows: int | None = None,
+    message: str | None = None,
+) -> ExportJob | None:
+    from chalicelib.adapters.models import EXPORT_JOB_SK, ExportJobItem, export_job_pk
+
+    item = ExportJobItem(export_job_pk(campaign_id, job_id), EXPORT_JOB_SK)
+    actions: list[Any] = [ExportJobItem.status.set(status), ExportJobItem.updated_at.set(now)]
+    actions.append(
+        ExportJobItem.object_key.remove() if object_key is None else ExportJobItem.object_key.set(object_key)
+    )
+    actions.append(ExportJobItem.rows.remove() if rows is None else ExportJobItem.rows.set(rows))
+    actions.append(ExportJobItem.message.remove() if message is None else ExportJobItem.message.set(message))
+    try:
+        # One conditional UpdateItem: the job exists and is not done (a done job is final).
+        item.update(actions=actions, condition=ExportJobItem.pk.exists() & (ExportJobItem.status != "done"))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return export_job(campaign_id, job_id)
+    return export_job(campaign_id, job_id)

@@ -25,6 +25,8 @@ from chalicelib.domain.store import (
     DeliveryEvent,
     DeliveryPointer,
     DeliveryRow,
+    ExportJob,
+    ExportStatus,
     InvalidCursorError,
     NoticeRecord,
     OfficeDecision,
@@ -102,6 +104,7 @@ class MemoryStore:
         self._pointers: dict[tuple[str, str, str, str], DeliveryPointer] = {}
         self._notices: dict[tuple[str, str], NoticeRecord] = {}  # (pk, key)
         self._decisions: dict[tuple[str, str, str], OfficeDecision] = {}  # (campaign, unit, key): issue 14
+        self._export_jobs: dict[tuple[str, str], ExportJob] = {}  # (campaign, job id): issue 17
 
     # --- submissions -------------------------------------------------------------------------------
 
@@ -478,3 +481,36 @@ class MemoryStore:
         items = tuple(found[:limit])
         more = len(found) > limit
         return PointerPage(items, _encode(listing, items[-1].unit) if more and items else None)
+
+    # --- issue 17: export jobs ----------------------------------------------------------------------------
+
+    def create_export_job(self, job: ExportJob) -> tuple[ExportJob, bool]:
+        with self._lock:
+            found = self._export_jobs.get((job.campaign, job.job_id))
+            if found is not None:
+                return found, False
+            self._export_jobs[(job.campaign, job.job_id)] = job
+            return job, True
+
+    def export_job(self, campaign_id: str, job_id: str) -> ExportJob | None:
+        with self._lock:
+            return self._export_jobs.get((campaign_id, job_id))
+
+    def mark_export_job(
+        self,
+        campaign_id: str,
+        job_id: str,
+        status: ExportStatus,
+        now: datetime,
+        *,
+        object_key: str | None = None,
+        rows: int | None = None,
+        message: str | None = None,
+    ) -> ExportJob | None:
+        with self._lock:
+            job = self._export_jobs.get((campaign_id, job_id))
+            if job is None or job.status == "done":
+                return job
+            job = replace(job, status=status, updated_at=now, object_key=object_key, rows=rows, message=message)
+            self._export_jobs[(campaign_id, job_id)] = job
+            return job

@@ -408,3 +408,35 @@ class Decision(_TableModel):
 
 
 TABLE_MODELS.append(Decision)
+
+
+# --- issue 17: export jobs ------------------------------------------------------------------------------
+
+
+def export_job_pk(campaign_id: str, job_id: str) -> str:
+    return f"C#{campaign_id}#EXPORT#{job_id}"
+
+
+EXPORT_JOB_SK = "JOB"
+
+
+class ExportJobItem(_TableModel):
+    """An office export built by the export worker (issue 17); read by its id only."""
+
+    class Meta(_TableMeta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    filters = UnicodeAttribute()  # JSON object of the ledger's filters
+    estimated_rows = NumberAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    object_key = UnicodeAttribute(null=True)
+    rows = NumberAttribute(null=True)
+    message = UnicodeAttribute(null=True)
+
+
+TABLE_MODELS.append(ExportJobItem)

@@ -191,6 +191,25 @@ EXPORT_LINK_SECONDS = 900  # a link pasted into another tool, or a slow proxy, s
 
 def stored_export(settings: Any, key: str, body: bytes, content_type: str, file_name: str) -> str:
     """Put an export under ``exports/`` and answer a presigned GET of it, saved under ``file_name``."""
+    put_export(settings, key, body, content_type)
+    return export_link(settings, key, file_name)
+
+
+def put_export(settings: Any, key: str, body: bytes, content_type: str) -> None:
+    """Put an export under ``exports/`` (the bucket expires them after a day); the same key for the same job,
+    so a redelivered export job overwrites its own workbook, never adds a second (issue 17)."""
+    from botocore.config import Config
+
+    from chalicelib.adapters.aws import default_client
+
+    if not key.startswith(EXPORT_PREFIX):
+        raise ValueError(f"exports live under {EXPORT_PREFIX}: {key}")
+    client = default_client("s3", settings.region, Config(signature_version="s3v4"))
+    client.put_object(Bucket=settings.bucket_name, Key=key, Body=body, ContentType=content_type)
+
+
+def export_link(settings: Any, key: str, file_name: str) -> str:
+    """A presigned GET of an export, saved under ``file_name`` (signing makes no request)."""
     from urllib.parse import quote
 
     from botocore.config import Config
@@ -200,7 +219,6 @@ def stored_export(settings: Any, key: str, body: bytes, content_type: str, file_
     if not key.startswith(EXPORT_PREFIX):
         raise ValueError(f"exports live under {EXPORT_PREFIX}: {key}")
     client = default_client("s3", settings.region, Config(signature_version="s3v4"))
-    client.put_object(Bucket=settings.bucket_name, Key=key, Body=body, ContentType=content_type)
     params = {
         "Bucket": settings.bucket_name,
         "Key": key,

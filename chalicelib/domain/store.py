@@ -414,6 +414,31 @@ class CampaignStore(Protocol):
         with a cursor that only continues this listing."""
         ...
 
+    # --- issue 17: export jobs (a ledger too big for one request, built by the export worker) -----------
+    def create_export_job(self, job: ExportJob) -> tuple[ExportJob, bool]:
+        """Record a queued job unless one with its id exists; ``(the stored job, whether it was created)``."""
+        ...
+
+    def export_job(self, campaign_id: str, job_id: str) -> ExportJob | None:
+        """One job as last marked (strongly consistent), or None."""
+        ...
+
+    def mark_export_job(
+        self,
+        campaign_id: str,
+        job_id: str,
+        status: ExportStatus,
+        now: datetime,
+        *,
+        object_key: str | None = None,
+        rows: int | None = None,
+        message: str | None = None,
+    ) -> ExportJob | None:
+        """Move an existing job to ``running``, ``done`` (with its object's key and row count) or ``failed``
+        (with a message). A done job is final: marking it again changes nothing and returns it as it is.
+        None: no such job."""
+        ...
+
 
 # --- issue 14: office decisions -----------------------------------------------------------------------
 
@@ -513,3 +538,27 @@ def problem_unit(problem_id_: str) -> str:
 
 
 PROBLEM_WRITE_LEASE = timedelta(minutes=2)
+
+
+# --- issue 17: export jobs ------------------------------------------------------------------------------
+
+ExportStatus = str  # "queued" | "running" | "done" | "failed"
+EXPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """An office export being built by the worker: what was asked (the ledger's filters), where it stands, and,
+    once done, the key of the workbook under ``exports/`` (the link is signed when the office asks)."""
+
+    campaign: str
+    job_id: str
+    kind: str  # "issues.xlsx"
+    filters: Mapping[str, str]
+    estimated_rows: int
+    status: ExportStatus
+    created_at: datetime
+    updated_at: datetime
+    object_key: str | None = None
+    rows: int | None = None
+    message: str | None = None

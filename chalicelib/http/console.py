@@ -99,6 +99,7 @@ def _html(
     session: Session | None = None,
     status: int = 200,
     extra: dict[str, str] | None = None,
+    refresh_seconds: int | None = None,
 ) -> Response:
     from chalicelib.domain.console_session import csrf_token
     from chalicelib.http.console_page import console_headers, page
@@ -108,7 +109,9 @@ def _html(
     signed_in = bool(session and session.signed_in)
     headers: dict[str, str | list[str]] = {**console_headers(nonce), **(extra or {})}
     return Response(
-        page(title, body, nonce=nonce, here=here, csrf=csrf, signed_in=signed_in), status_code=status, headers=headers
+        page(title, body, nonce=nonce, here=here, csrf=csrf, signed_in=signed_in, refresh_seconds=refresh_seconds),
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -466,11 +469,17 @@ def reopen_problem(session: Session, form: dict[str, str]) -> Response:
 @office_console.route("/ledger.xlsx", methods=["GET"])
 @signed_in
 def ledger_workbook(session: Session) -> Response:
+    from chalicelib.config import settings
+    from chalicelib.services.export_jobs import export_if_big
     from chalicelib.services.queries import QueryError, issues_workbook
 
     campaign = _campaign()
     filters = {k: v for k, v in _params().items() if k in LEDGER_FILTERS and v}
     try:
+        # Above EXPORT_SYNC_MAX_ROWS the export worker builds it; the browser waits on the progress page.
+        job = export_if_big(_registry(), _store(), campaign.id, filters, settings())
+        if job is not None:
+            return _redirect(f"/office/exports/{quote(job.job_id)}")
         body = issues_workbook(
             _registry(), _store(), campaign.id, **{("unit_ref" if k == "unit" else k): v for k, v in filters.items()}
         )
@@ -480,7 +489,6 @@ def ledger_workbook(session: Session) -> Response:
     # is binary: the workbook goes to exports/ and the browser follows a presigned link (issue 17).
     import uuid
 
-    from chalicelib.config import settings
     from chalicelib.services.uploads import stored_export
 
     key = f"exports/{campaign.id}/{uuid.uuid4().hex}.xlsx"
@@ -492,6 +500,25 @@ def ledger_workbook(session: Session) -> Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+@office_console.route("/exports/{job_id}", methods=["GET"])
+@signed_in
+def export_progress(session: Session, job_id: str) -> Response:
+    """An export being built: reloads itself every 2 s (meta refresh) until done, then links the download."""
+    from urllib.parse import unquote
+
+    from chalicelib.config import settings
+    from chalicelib.http.console_page import export_body
+    from chalicelib.services.export_jobs import job_status
+    from chalicelib.services.queries import QueryError
+
+    try:
+        job = job_status(_store(), _campaign().id, unquote(job_id)[:64], settings())
+    except QueryError as exc:
+        return _office_error(exc)
+    waiting = job["status"] in ("queued", "running")
+    return _html("导出台账", export_body(job), here="ledger", session=session, refresh_seconds=2 if waiting else None)
 
 
 def _file(body: bytes, content_type: str, name: str) -> Response:

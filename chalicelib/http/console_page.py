@@ -82,7 +82,16 @@ def console_headers(nonce: str) -> dict[str, str]:
     }
 
 
-def page(title: str, body: str, *, nonce: str, here: str = "", csrf: str = "", signed_in: bool = True) -> str:
+def page(
+    title: str,
+    body: str,
+    *,
+    nonce: str,
+    here: str = "",
+    csrf: str = "",
+    signed_in: bool = True,
+    refresh_seconds: int | None = None,
+) -> str:
     here_class = ' class="here"'
     links = "".join(f'<a href="{href}"{here_class if key == here else ""}>{label}</a>' for key, label, href in NAV)
     logout = (
@@ -95,7 +104,9 @@ def page(title: str, body: str, *, nonce: str, here: str = "", csrf: str = "", s
     return (
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>{esc(title)}</title><style nonce="{esc(nonce)}">{STYLE}</style></head><body>'
+        # A page that waits (an export being built) reloads itself: no script, the CSP allows none.
+        + (f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else "")
+        + f'<title>{esc(title)}</title><style nonce="{esc(nonce)}">{STYLE}</style></head><body>'
         f"{nav}<main><h1>{esc(title)}</h1>{body}</main></body></html>"
     )
 
@@ -512,4 +523,29 @@ def reports_body(campaign_id: str) -> str:
         '<label>截至日期 <input type="date" name="as_of" value="2023-05-21"></label>'
         '<button type="submit">下载通报草稿（.docx）</button></form>'
         '<p class="muted">系统只生成草稿，不会发送；通报由办公室审定、签发。</p></section>'
+    )
+
+
+# --- issue 17: an export built by the worker ------------------------------------------------------------
+
+
+def export_body(job: Mapping[str, Any]) -> str:
+    """The progress of an export job: waiting (the page reloads itself), the download, or the failure."""
+    status = job["status"]
+    rows = job.get("rows") if job.get("rows") is not None else job.get("estimated_rows")
+    if status == "done":
+        return (
+            f'<section><p id="export-status" data-status="done">台账已生成，共 {esc(str(rows))} 行。</p>'
+            f'<p><a id="export-download" href="{esc(job["url"])}">下载 {esc(job.get("file_name") or "台账")}</a>'
+            '<span class="muted">（链接15分钟内有效；过期请刷新本页）</span></p></section>'
+        )
+    if status == "failed":
+        return (
+            f'<section><p class="flash" id="export-status" data-status="failed">{esc(job.get("message") or "")}</p>'
+            '<p><a href="/office/ledger">返回台账</a></p></section>'
+        )
+    label = "排队中" if status == "queued" else "正在生成"
+    return (
+        f'<section><p id="export-status" data-status="{esc(status)}">台账约 {esc(str(rows))} 行，{label}……</p>'
+        '<p class="muted">本页每2秒自动刷新，生成完成后显示下载链接；可离开本页，稍后再打开此地址。</p></section>'
     )

@@ -7,17 +7,21 @@ from __future__ import annotations
 from chalicelib.adapters.presign import (
     PlannedUpload,
     UploadPresigner,
+    export_link,
     plan_upload,
     presigned_download,
     presigner_from_settings,
+    put_export,
     stored_export,
 )
 
 __all__ = [
     "PlannedUpload",
     "UploadPresigner",
+    "export_link",
     "plan_upload",
     "presigned_download",
     "presigner_from_settings",
+    "put_export",
     "stored_export",
 ]

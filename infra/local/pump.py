@@ -1,4 +1,5 @@
-"""Deliver the upload queue's messages to the Chalice handler as Lambda's SQS poller would.
+"""Deliver a queue's messages to its Chalice handler as Lambda's SQS poller would (the local stack runs one pump
+per queue: uploads → ``handle_upload``, exports → ``build_export``, issue 17).
 
 Batch size 1; on success the message is deleted; on an exception it becomes visible again
 after a short delay and, past the queue's ``maxReceiveCount``, moto moves it to the DLQ.
@@ -73,7 +74,7 @@ class EventPump(threading.Thread):
         retry_delay_seconds: int = 2,
         workers: int = 4,
     ) -> None:
-        super().__init__(name="event-pump", daemon=True)
+        super().__init__(name=f"event-pump-{function_name.rsplit('-', 1)[-1]}", daemon=True)
         self._workers = max(1, workers)
         self._lock = threading.Lock()
         self._sqs, self._queue_url, self._queue_arn, self._region = sqs, queue_url, queue_arn, region

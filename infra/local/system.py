@@ -29,6 +29,10 @@ class StackOutputs:
     queue_url: str
     queue_arn: str
     dlq_url: str
+    # Issue 17: the export worker's queue.
+    export_queue_url: str = ""
+    export_queue_arn: str = ""
+    export_dlq_url: str = ""
 
 
 class LocalSystem:
@@ -39,6 +43,7 @@ class LocalSystem:
         self.outputs: StackOutputs | None = None
         self.app_module: Any = None
         self.pump: EventPump | None = None
+        self.export_pump: EventPump | None = None
         self._api_server: Any = None
         self._api_thread: threading.Thread | None = None
         # What was restored from settings.state_dir at start (None: a fresh stack).
@@ -65,6 +70,7 @@ class LocalSystem:
             PUBLIC_BASE_URL=self.settings.api_url,
             BUCKET_NAME=self.outputs.bucket,
             TABLE_NAME=self.outputs.table,
+            EXPORT_QUEUE_URL=self.outputs.export_queue_url,
         )
         return env
 
@@ -81,6 +87,9 @@ class LocalSystem:
             queue_url=outputs["UploadQueueUrl"],
             queue_arn=outputs["UploadQueueArn"],
             dlq_url=outputs["UploadDeadLetterQueueUrl"],
+            export_queue_url=outputs["ExportQueueUrl"],
+            export_queue_arn=outputs["ExportQueueArn"],
+            export_dlq_url=outputs["ExportDeadLetterQueueUrl"],
         )
         self.smtp.start()
         if s.state_dir is not None and persist.saved(s.state_dir) is not None:
@@ -113,6 +122,19 @@ class LocalSystem:
             workers=s.pump_workers,
         )
         self.pump.start()
+        # The export worker's function (issue 17): its own queue and handler, as Lambda maps each queue to its
+        # function; one worker at a time is enough for jobs that are rare and long.
+        self.export_pump = EventPump(
+            self.client("sqs"),
+            self.outputs.export_queue_url,
+            self.outputs.export_queue_arn,
+            s.region,
+            handler=app_module.build_export,
+            function_name="campaign-reporting-local-build_export",
+            retry_delay_seconds=s.retry_delay_seconds,
+            workers=1,
+        )
+        self.export_pump.start()
         self._wait_for_api()
         if s.state_dir is not None and s.save_interval_seconds > 0:
             self._saver = threading.Thread(target=self._save_periodically, name="state-saver", daemon=True)
@@ -123,6 +145,8 @@ class LocalSystem:
         assert self.outputs is not None
         clients = {name: self.client(name) for name in ("s3", "dynamodb", "sqs")}
         queues = {"upload": self.outputs.queue_url, "dead-letter": self.outputs.dlq_url}
+        if self.outputs.export_queue_url:
+            queues |= {"export": self.outputs.export_queue_url, "export-dead-letter": self.outputs.export_dlq_url}
         return clients, self.outputs.bucket, self.outputs.table, queues
 
     def save_state(self, with_queues: bool) -> persist.StateSummary | None:
@@ -155,9 +179,12 @@ class LocalSystem:
         self._stopping.set()
         if self._saver:
             self._saver.join(timeout=30)
-        if self.pump:
-            self.pump.stop()
-            self.pump.join(timeout=5)
+        for pump in (self.pump, self.export_pump):
+            if pump:
+                pump.stop()
+        for pump in (self.pump, self.export_pump):
+            if pump:
+                pump.join(timeout=5)
         if self.settings.state_dir is not None and self.outputs is not None:
             self.saved = self.save_state(with_queues=True)  # the pump is stopped: nothing is in flight
         if self._api_server:

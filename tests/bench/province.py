@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from tests.bench.table_cost import synthetic_campaign
@@ -207,6 +208,60 @@ def export_cost(units: int, per_unit: int) -> dict[str, Any]:
         capture_output=True,
         text=True,
         timeout=600,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+WORKER_SCRIPT = r"""
+import json, sys, time
+from datetime import UTC, datetime
+from chalicelib.adapters.memory_store import MemoryStore
+from chalicelib.domain.ledger import aspect_tally
+from chalicelib.domain.registry import Registry
+from chalicelib.domain.store import DeliveryEvent
+from chalicelib.services import export_jobs
+from tests.bench.table_cost import synthetic_campaign
+units, per_unit = int(sys.argv[1]), int(sys.argv[2])
+aspects = ("执法不规范", "逐利执法", "服务意识不强", "作风不实")
+def hwm_mb():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) / 1024
+campaign = synthetic_campaign(units, "province-export-worker")
+store = MemoryStore()
+at = datetime(2023, 6, 1, 2, tzinfo=UTC)
+for n, unit in enumerate(campaign.units):
+    rows = [{"row": 5 + i, "sheet": "清单", "seq": str(i + 1), "aspect": aspects[i % 4],
+             "symptom": "执法人员在路面执法中存在态度生硬、程序不规范的问题，群众反映较多" + str(i),
+             "cause": "教育培训不到位，监督考核机制不健全", "measure": "开展专题培训，完善执法记录仪全程记录制度",
+             "deadline": "2023-08-31", "owner": "执法大队", "status": "已完成"} for i in range(per_unit)]
+    store.write_version_rows(campaign.id, unit.code, "issue-list", "2023-05", f"v{n}", rows)
+    store.record_delivery(DeliveryEvent(campaign.id, unit.code, "issue-list", "2023-05", f"S#v{n}", at, None, f"v{n}",
+                                        "accepted", len(rows), (), aspect_tally(rows)))
+registry = Registry({campaign.id: campaign})
+seeded = hwm_mb()
+estimate = export_jobs.estimated_ledger_rows(registry, store, campaign.id, {"period": "2023-05"})
+job = export_jobs.start_export(registry, store, campaign.id, {"period": "2023-05"}, estimate, lambda c, j: None)
+put = {}
+started = time.perf_counter()
+done = export_jobs.run_export(registry, store, campaign.id, job.job_id, lambda key, body: put.update({key: len(body)}))
+seconds = time.perf_counter() - started
+print(json.dumps({"rows": done.rows, "status": done.status, "estimate": estimate, "seconds": seconds,
+                  "bytes": sum(put.values()), "seeded_mb": seeded, "peak_mb": hwm_mb()}))
+"""
+
+
+def worker_cost(units: int, per_unit: int) -> dict[str, Any]:
+    """The export worker's own work (``services.export_jobs.run_export``: the ledger by pages of units, problem
+    numbers, the constant_memory writer, the put handed the bytes) on an in-memory store seeded with ``units``
+    x ``per_unit`` current rows, in a fresh process: seconds and peak RSS (which includes the seeded store)."""
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER_SCRIPT, str(units), str(per_unit)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result

@@ -158,6 +158,7 @@ def observed(system: Any) -> dict[str, set[str]]:
         patch.setattr(Chalice, "__call__", rest_handler)
         patch.setattr(EventSourceHandler, "__call__", event_handler)
         _exercise(system)
+        _exercise_export_job(system, patch)
         _exercise_sweep(system, patch)
     _forget_settings(system)  # the other modules' tests run with the plain local variables again
     return recorder.calls
@@ -242,6 +243,38 @@ def _exercise_export_link() -> None:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200 and response.read(2) == b"PK"
+
+
+def _exercise_export_job(system: Any, patch: pytest.MonkeyPatch) -> None:
+    """Issue 17: an export above the threshold (forced to 0 rows here) is a job: the API records it and sends
+    its message; the export worker reads the ledger, puts the workbook under exports/ and marks the job; the
+    status route signs the link. Then the same message again (SQS redelivers): the worker only reads the job."""
+    import requests
+
+    patch.setenv("EXPORT_SYNC_MAX_ROWS", "0")
+    _forget_settings(system)
+    started = requests.get(
+        f"{LOCAL.api_url}/campaigns/{CAMPAIGN}/issues.xlsx",
+        headers={"Authorization": f"Bearer {OFFICE_TOKEN}"},
+        timeout=30,
+    )
+    assert started.status_code == 202, started.text
+    job = started.json()
+
+    def done() -> dict[str, Any] | None:
+        status, answer = api_get(job["status_url"])
+        assert status == 200 and answer["status"] != "failed", answer
+        return answer if answer["status"] == "done" else None
+
+    link = wait_for(done, timeout=60)["url"]
+    assert requests.get(link, timeout=30).content[:2] == b"PK"
+    handled = system.export_pump.delivered
+    system.client("sqs").send_message(
+        QueueUrl=system.outputs.export_queue_url, MessageBody=json.dumps({"campaign": CAMPAIGN, "job": job["job"]})
+    )
+    wait_for(lambda: system.export_pump.delivered > handled, timeout=30)
+    patch.delenv("EXPORT_SYNC_MAX_ROWS")
+    _forget_settings(system)
 
 
 def _exercise_console(version: str) -> None:
@@ -383,7 +416,23 @@ def test_the_upload_function_only_reads_originals_and_the_api_never_scans_or_wri
     upload = observed["app.handle_upload"]
     assert {a for a in upload if a.startswith("s3:")} == {"s3:GetObject", "s3:GetObjectVersion"}
     api = observed[API_HANDLER]
-    assert {a for a in api if a.startswith("dynamodb:")} <= {"dynamodb:Query", "dynamodb:GetItem"}
+    # Its one write: recording an export job (issue 17), and the role allows PutItem on export-job keys only.
+    assert {a for a in api if a.startswith("dynamodb:")} <= {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"}
+    sam = packaged_template()
+    _, role = role_of(sam, functions(sam)["APIHandler"])
+    [put] = [s for s in allow_statements(role) if "dynamodb:PutItem" in as_list(s["Action"])]
+    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["C#*#EXPORT#*"]}}
+    # The export worker reads the ledger, marks its jobs (UpdateItem on export-job keys only), puts exports.
+    worker = observed["app.build_export"]
+    assert {a for a in worker if a.startswith("s3:")} == {"s3:PutObject"}
+    assert {a for a in worker if a.startswith("dynamodb:")} == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
+    _, worker_role = role_of(sam, functions(sam)["BuildExport"])
+    [update] = [s for s in allow_statements(worker_role) if "dynamodb:UpdateItem" in as_list(s["Action"])]
+    assert update["Condition"] == put["Condition"]
     # The API touches S3 by signing (county uploads: a presigned POST; the office's downloads of an original
     # version: a presigned GET) and, its only request of its own, by putting an export under exports/ for a
     # client whose Accept cannot take the bytes (issue 19 item 7; the role allows exports/* only).

@@ -158,6 +158,23 @@ def test_the_handler_consumes_the_template_queue_one_message_at_a_time(sam: dict
     assert sub_text(source["Properties"]["Queue"]).endswith(f":{queue_name}")
 
 
+def test_the_export_worker_consumes_its_own_queue_which_outlasts_six_timeouts_and_redrives(sam: dict[str, Any]) -> None:
+    """Issue 17: big exports go to the export worker through ExportQueue (batch size 1), retried then dead-lettered."""
+    queue = sam["Resources"]["ExportQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ExportDeadLetterQueue", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 2
+    worker = sam["Resources"]["BuildExport"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    [source] = worker["Events"].values()
+    assert source["Type"] == "SQS" and source["Properties"]["BatchSize"] == 1
+    queue_name = parameter_default(sam, queue["QueueName"]["Ref"])
+    assert sub_text(source["Properties"]["Queue"]).endswith(f":{queue_name}")
+    # The API sends to the queue the template made, by URL.
+    api_env = sam["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["EXPORT_QUEUE_URL"] == {"Ref": "ExportQueue"}
+    assert sam["Resources"]["ExportDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
 # --- table --------------------------------------------------------------------------------
 
 
@@ -186,7 +203,7 @@ def _notifies_topic(sam: dict[str, Any], alarm: dict[str, Any]) -> bool:
 
 def test_every_function_alarms_on_errors_and_throttles_to_the_topic(sam: dict[str, Any]) -> None:
     # A new Chalice function must get its role, log group and alarms in the overlay before it ships.
-    assert set(functions(sam)) == {"APIHandler", "DailySweep", "HandleUpload", "OfficeToken"}
+    assert set(functions(sam)) == {"APIHandler", "BuildExport", "DailySweep", "HandleUpload", "OfficeToken"}
     for name in functions(sam):
         for metric in ("Errors", "Throttles"):
             matching = [
