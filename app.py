@@ -32,7 +32,7 @@ app.api.binary_types.append(DOCX)
 
 @app.middleware("http")
 def utf8_json(event: Any, get_response: Any) -> Response:
-    """Every JSON answer and error body in UTF-8 Chinese (Chalice would escape it as \\uXXXX)."""
+    """Every JSON answer and error body in UTF-8 Chinese (Chalice would write \\u escapes)."""
     response = get_response(event)
     if not isinstance(response.body, str | bytes):
         response.body = json_for_people(response.body)

@@ -36,7 +36,7 @@ def error_body(status: int, message: str, reason: str | None = None) -> dict[str
 
 
 def json_for_people(body: Any) -> str:
-    """JSON as people read it: Chinese as UTF-8 characters, not \\uXXXX escapes."""
+    """JSON as people read it: Chinese as UTF-8 characters, not \\u escapes."""
     from chalice.app import handle_extra_types
 
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=handle_extra_types)

@@ -29,6 +29,9 @@ from chalicelib.domain.store import (
 from chalicelib.domain.timeutil import iso_utc
 
 MAX_PAGE = 100
+# What a page that cannot continue says (a cursor from another listing, or one that was altered).
+CURSOR_MISMATCH = "分页游标（cursor）与查询条件不符，请从第一页重新查询。"
+CURSOR_INVALID = "分页游标（cursor）无效，请从第一页重新查询。"
 MAX_PARAM_CHARS = 64
 KNOWN_STATUSES = tuple(SubmissionStatus)
 
@@ -184,8 +187,8 @@ def _read_page(read: Any, cursor: str | None) -> Any:
         return read(cursor)
     except InvalidCursorError as exc:
         if exc.mismatch:  # a cursor from another listing would start a read somewhere it must not
-            raise QueryError("分页游标（cursor）与查询条件不符，请从第一页重新查询。") from exc
-        raise QueryError("分页游标（cursor）无效，请从第一页重新查询。") from exc
+            raise QueryError(CURSOR_MISMATCH) from exc
+        raise QueryError(CURSOR_INVALID) from exc
 
 
 def list_submissions(
@@ -458,10 +461,10 @@ def _read_ledger_cursor(cursor: str | None, periods: int) -> tuple[int, str | No
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise QueryError("分页游标（cursor）无效，请从第一页重新查询。") from exc
+        raise QueryError(CURSOR_INVALID) from exc
     index, key = (data.get("p"), data.get("k")) if isinstance(data, dict) else (None, None)
     if not isinstance(index, int) or not 0 <= index < periods or not (key is None or isinstance(key, str)):
-        raise QueryError("分页游标（cursor）与查询条件不符，请从第一页重新查询。")
+        raise QueryError(CURSOR_MISMATCH)
     return index, key
 
 

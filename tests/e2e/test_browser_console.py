@@ -5,7 +5,6 @@ CSRF token are refused. Screenshots of each page go to test-artifacts/ (CJK font
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,34 +12,19 @@ from typing import Any
 import pytest
 
 from tests.conftest import ARTIFACTS, LOCAL, OFFICE_TOKEN
-from tests.e2e.test_browser_upload import CHROMIUM, LAUNCH_ARGS
+from tests.e2e.browser import chromium_context
 
 BOARD_DAY = "2023-05-21"
 
 
 @pytest.fixture(scope="module")
 def office_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)"
-        if os.environ.get("CI") or os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-office-profile")),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=LAUNCH_ARGS,
-            locale="zh-CN",
-            viewport={"width": 1400, "height": 1000},
-            accept_downloads=True,
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(
+        tmp_path_factory.mktemp("chromium-office-profile"),
+        viewport={"width": 1400, "height": 1000},
+        accept_downloads=True,
+    ) as context:
+        yield context
 
 
 def _shot(page: Any, name: str) -> None:

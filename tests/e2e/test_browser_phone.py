@@ -17,7 +17,8 @@ import pytest
 
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
 from tests.conftest import ARTIFACTS, LOCAL, OFFICE_TOKEN
-from tests.e2e.test_browser_upload import CHROMIUM, LAUNCH_ARGS, VERDICT_TIMEOUT_MS
+from tests.e2e.browser import chromium_context
+from tests.e2e.test_browser_upload import VERDICT_TIMEOUT_MS
 
 # What WeChat's built-in browser on Android says it is (a Chromium WebView), close enough for layout.
 WECHAT_UA = (
@@ -28,32 +29,15 @@ WECHAT_UA = (
 
 @pytest.fixture(scope="module")
 def phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    import os
-
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: `make browser` installs it"
-        if os.environ.get("CI") or os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-phone")),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=LAUNCH_ARGS,
-            locale="zh-CN",
-            viewport={"width": 360, "height": 740},
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            user_agent=WECHAT_UA,
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(
+        tmp_path_factory.mktemp("chromium-phone"),
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        user_agent=WECHAT_UA,
+    ) as context:
+        yield context
 
 
 def _link_path(campaign: str) -> str:

@@ -8,7 +8,6 @@ Uses the Debian ``chromium`` (``make test`` installs it); Playwright's own brows
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,18 +18,8 @@ import pytest
 
 from infra.local.samples import GOOD_ROWS, issue_list_workbook
 from tests.conftest import ARTIFACTS, LOCAL, OFFICE_TOKEN
+from tests.e2e.browser import chromium_context
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",  # root in a container: the sandbox cannot start
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VERDICT_TIMEOUT_MS = 30_000
 
 
@@ -48,26 +37,10 @@ def _link_path() -> str:
 
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)"
-        if os.environ.get("CI") or os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(message)  # under `make test` or CI a skipped browser test would hide a broken install step
-        pytest.skip(message)  # only a bare `pytest` on a laptop without chromium: `make test` installs it
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),  # a fresh profile every run
-            executable_path=CHROMIUM,
-            headless=True,
-            args=LAUNCH_ARGS,
-            locale="zh-CN",
-            viewport={"width": 1100, "height": 1400},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(
+        tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1100, "height": 1400}
+    ) as context:
+        yield context
 
 
 def _upload(page: Any, path: Path, screenshot: str) -> str:
