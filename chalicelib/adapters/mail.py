@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from functools import cache
 from typing import Any, Protocol
 
 from chalicelib.config import Settings
@@ -60,6 +61,13 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     if mail.html:
         message.add_alternative(mail.html, subtype="html", charset="utf-8", cte=_transfer_encoding(mail.html))
     return message
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One per process: loading the system's CA certificates costs tens of milliseconds, and a receipt that
+    opens its own connection would pay it every time (a plain relay, as locally, needs none)."""
+    return ssl.create_default_context()
 
 
 class SmtpSender:
@@ -116,15 +124,16 @@ class SmtpSender:
 
     def _connect(self) -> smtplib.SMTP:
         username, password = self._login_credentials()
-        context = ssl.create_default_context()
         with self._lock:
             self.connections += 1
         if self._security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout, context=context)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                self._host, self._port, timeout=self._timeout, context=_tls_context()
+            )
         else:
             client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
             if self._security == "starttls":
-                client.starttls(context=context)
+                client.starttls(context=_tls_context())
         if username:
             try:
                 client.login(username, password or "")

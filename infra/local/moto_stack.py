@@ -1,15 +1,35 @@
-"""moto's server, in-process, made to emit S3 events the way AWS does."""
+"""moto's server in a process of its own, made to emit S3 events the way AWS does.
+
+The local stack runs moto apart from the app (issue 17): moto's request handling is pure Python, and in
+the app's process it took half of the GIL from the handlers, the API and the pump on a deadline-day burst.
+As its own process it has a core of its own, as AWS's services do. The parent talks to it as the app
+talks to AWS, over HTTP; only provisioning and restoring a saved state reach into moto's backends, so
+they run here, before the process says it is ready.
+
+Protocol with the parent (``MotoStack``): one JSON line in on stdin (what to start), one JSON line out on
+stdout (the stack's outputs, or the error); then the server runs until stdin closes, which is also what
+happens when the parent dies, so no server outlives its stack.
+"""
 
 from __future__ import annotations
 
+import base64
+import functools
 import itertools
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
-from typing import Any
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import quote_plus
 
-from moto.server import ThreadedMotoServer
+from infra.local.settings import PROJECT_DIR
 
 _sequence = itertools.count()
 _sequence_lock = threading.Lock()
@@ -107,17 +127,259 @@ def patch_dynamodb_atomicity() -> None:
     _dynamodb_patched = True
 
 
-class MotoStack:
-    def __init__(self, host: str, port: int) -> None:
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-        self.endpoint = f"http://{host}:{port}"
+_query_patched = False
+_query_scope = threading.local()
 
-    def start(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        logging.getLogger("moto").setLevel(logging.ERROR)  # "no CloudFormation support for …": applied by provision
-        patch_s3_event_fidelity()
-        patch_dynamodb_atomicity()
-        self._server.start()
+
+def patch_dynamodb_query_cost() -> None:
+    """moto 5.2.5 answers every Query by sorting every item of the table and then keeping the partition's:
+    the cost of a read grew with everything ever written (a 1,000-row list's read-back took seconds after
+    a few uploads, and the whole test suite's table slowed every handler). DynamoDB reads one partition.
+
+    Within a Query (and only there: a Scan keeps moto's order, which its pagination relies on) the table's
+    ``all_items`` is narrowed: on the base table to the partition asked for; on an index (string keys, as
+    ours all are) to the items holding the index's key values, unsorted, since moto sorts an index's answer
+    by the index's keys afterwards and checks every condition again.
+    What the Query returns is unchanged; tests/integration/test_local_stack.py compares it with moto's own.
+    """
+    global _query_patched
+    if _query_patched:
+        return
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    original_query, original_all_items = Table.query, Table.all_items
+    signature = inspect.signature(original_query)
+
+    def all_items(self: Any) -> Any:
+        if getattr(_query_scope, "table", None) is not self:
+            return original_all_items(self)
+        items: dict[Any, Any] = vars(self)["items"]
+        if _query_scope.hash_key is None:
+            wanted = _query_scope.index_keys  # the index's string key values: a cheap first sieve
+            found = []
+            for partition in items.values():
+                for item in partition.values():
+                    values = [item.attrs.get(name) for name, _ in wanted]
+                    if all(
+                        v is not None and v.type == "S" and v.value == expected
+                        for v, (_, expected) in zip(values, wanted, strict=True)
+                    ):
+                        found.append(item)
+            return found
+        partition = items.get(_query_scope.hash_key, {})  # get: the table's defaultdict must not grow
+        return list(partition.values())  # moto sorts the partition's items by range key itself
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self.range_key_attr or getattr(_query_scope, "table", None) is not None:
+            return original_query(self, *args, **kwargs)
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        conditions = arguments.get("hash_key_conditions") or []
+        if arguments.get("index_name") and not (conditions and all(v.type == "S" for _, v in conditions)):
+            return original_query(self, *args, **kwargs)
+        _query_scope.table = self
+        _query_scope.hash_key = None if arguments.get("index_name") else arguments.get("hash_key")
+        _query_scope.index_keys = [(name, value.value) for name, value in conditions]
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _query_scope.table = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+    _query_patched = True
+
+
+# Reads whose answer is items as DynamoDB's JSON already: written with json.dumps instead of moto's
+# model-driven serializer, which walks every attribute of every item through botocore's shapes and took
+# three quarters of moto's time on a 1,000-row read. Anything else keeps moto's serializer.
+FAST_DYNAMODB_READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
+_serialization_patched = False
+
+
+def _wire_bytes(value: object) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(type(value).__name__)
+
+
+def fast_dynamodb_body(operation: str, result: object) -> str | None:
+    """The response body of a plain read, as moto's serializer would write it (binary as base64), or None
+    when the read is not one of ``FAST_DYNAMODB_READS`` or holds anything but JSON's types and bytes."""
+    if operation not in FAST_DYNAMODB_READS:
+        return None
+    try:
+        return json.dumps(result, default=_wire_bytes)
+    except (TypeError, ValueError):
+        return None
+
+
+def patch_dynamodb_serialization() -> None:
+    global _serialization_patched
+    if _serialization_patched:
+        return
+    import uuid
+
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        body = fast_dynamodb_body(context.operation_model.name, self.result)
+        if body is None:
+            return original(self, context)
+        return 200, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-requestid": uuid.uuid4().hex}, body
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    _serialization_patched = True
+
+
+_dispatch_patched = False
+
+
+def patch_dispatch_cost() -> None:
+    """moto's dispatcher lists its own package directory (a listdir and ~150 isdir calls) on every request to
+    tell a service name from a host; the answer never changes while the server runs, so it is read once."""
+    global _dispatch_patched
+    if _dispatch_patched:
+        return
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = functools.cache(lambda: modules)
+    _dispatch_patched = True
+
+
+class MotoStack:
+    """The parent's handle on the moto process: ``start`` provisions (and restores) and returns the outputs."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.endpoint = f"http://{host}:{port}"
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(
+        self,
+        region: str,
+        stack_name: str,
+        template_path: Path,
+        parameters: dict[str, str],
+        state_dir: Path | None,
+        timeout: float = 120.0,
+    ) -> dict[str, Any]:
+        """Start the server, provision the stack from the template, put a saved state back; the answer is
+        ``{"outputs": {...}, "restored": {...} | None}``."""
+        request = {
+            "host": self.host,
+            "port": self.port,
+            "region": region,
+            "stack_name": stack_name,
+            "template": str(template_path),
+            "parameters": parameters,
+            "state_dir": str(state_dir) if state_dir is not None else None,
+        }
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")])),
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.moto_stack"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=PROJECT_DIR,
+            env=env,
+            text=True,
+            encoding="utf-8",
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(json.dumps(request) + "\n")
+        self._process.stdin.flush()
+        answer = _read_line(self._process.stdout, timeout)
+        if not answer:
+            self.stop()
+            raise RuntimeError(f"the local AWS endpoint (moto) did not start (exit code {self._process.returncode})")
+        reply: dict[str, Any] = json.loads(answer)
+        if "error" in reply:
+            self.stop()
+            raise RuntimeError(f"the local AWS endpoint (moto) failed to start:\n{reply['error']}")
+        return reply
 
     def stop(self) -> None:
-        self._server.stop()
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the server's signal to stop
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _read_line(stream: IO[str], timeout: float) -> str:
+    """One line from the child, or "" if it exits or says nothing within ``timeout`` (it is then killed)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return lines[0] if lines else ""
+
+
+def _serve(request: dict[str, Any]) -> dict[str, Any]:
+    from moto.server import ThreadedMotoServer
+
+    from infra.local import persist
+    from infra.local.provision import provision
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("moto").setLevel(logging.ERROR)  # "no CloudFormation support for …": applied by provision
+    patch_s3_event_fidelity()
+    patch_dynamodb_atomicity()
+    patch_dispatch_cost()
+    patch_dynamodb_query_cost()
+    patch_dynamodb_serialization()
+    server = ThreadedMotoServer(ip_address=request["host"], port=request["port"], verbose=False)
+    server.start()
+    endpoint = f"http://{request['host']}:{request['port']}"
+    outputs = provision(
+        endpoint, request["region"], request["stack_name"], Path(request["template"]), request["parameters"]
+    )
+    restored = None
+    state_dir = Path(request["state_dir"]) if request["state_dir"] else None
+    if state_dir is not None and persist.saved(state_dir) is not None:
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=request["region"]
+        )
+        clients = {name: session.client(name, endpoint_url=endpoint) for name in ("s3", "dynamodb", "sqs")}
+        summary = persist.restore(
+            clients,
+            outputs["UploadBucketName"],
+            outputs["CampaignTableName"],
+            persist.stack_queues(outputs),
+            state_dir,
+        )
+        restored = asdict(summary)
+    return {"outputs": outputs, "restored": restored}
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.readline())
+    try:
+        reply = _serve(request)
+    except Exception:
+        print(json.dumps({"error": traceback.format_exc()}), flush=True)
+        return 1
+    print(json.dumps(reply, ensure_ascii=False), flush=True)
+    sys.stdin.read()  # until the parent closes the pipe (a clean stop) or dies
+    sys.stdout.flush()
+    os._exit(0)  # the server's threads hold nothing to save: the parent saved the state over HTTP before
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,8 @@ archive uses) and written here; on start it is put back before the API and the p
   Versions are re-put with the bucket's notifications suspended (nothing is processed twice: the
   submissions already exist) and then given back their original version id and time, because
   submissions, row items and receipts name the exact version. That last step reaches into moto's
-  in-process S3 backend: the S3 API has no way to choose a version id.
+  S3 backend, so a restore runs inside the moto process (``moto_stack``): the S3 API has no way to
+  choose a version id.
 - ``table.jsonl``: every table item, in DynamoDB's typed JSON (binary as base64).
 - ``queues.json``: messages waiting in the upload queue and its dead-letter queue (clean stop only; the
   pump is stopped first, so nothing is in flight). A periodic save leaves the queues alone, since
@@ -59,6 +60,14 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def stack_queues(outputs: dict[str, str]) -> dict[str, str]:
+    """The queues a save keeps, by name, from the stack's outputs."""
+    queues = {"upload": outputs["UploadQueueUrl"], "dead-letter": outputs["UploadDeadLetterQueueUrl"]}
+    if outputs.get("ExportQueueUrl"):
+        queues |= {"export": outputs["ExportQueueUrl"], "export-dead-letter": outputs["ExportDeadLetterQueueUrl"]}
+    return queues
 
 
 def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:

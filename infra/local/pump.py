@@ -83,6 +83,8 @@ class EventPump(threading.Thread):
         self._stop_event = threading.Event()
         self.delivered = 0
         self.failed = 0
+        # Messages being handled right now (received, not yet deleted or given back).
+        self.busy = 0
         # Bodies handled so far, so tests and the demo can redeliver a real event.
         self.bodies: list[str] = []
 
@@ -113,7 +115,13 @@ class EventPump(threading.Thread):
                     return
                 continue
             for message in response.get("Messages", []):
-                self._deliver(message)
+                with self._lock:
+                    self.busy += 1
+                try:
+                    self._deliver(message)
+                finally:
+                    with self._lock:
+                        self.busy -= 1
 
     def _deliver(self, message: dict[str, Any]) -> None:
         event = lambda_sqs_event(message, self._queue_arn, self._region)

@@ -14,7 +14,6 @@ import boto3
 from infra.local import persist
 from infra.local.gateway import patch_authorizer_fidelity
 from infra.local.moto_stack import MotoStack
-from infra.local.provision import provision
 from infra.local.pump import EventPump
 from infra.local.settings import PROJECT_DIR, TEMPLATE_PATH, LocalSettings
 from infra.local.smtp_sink import SmtpSink
@@ -51,6 +50,9 @@ class LocalSystem:
         self.saved: persist.StateSummary | None = None
         self._saver: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._outputs_raw: dict[str, str] = {}
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     def session(self) -> boto3.session.Session:
         return boto3.session.Session(
@@ -58,7 +60,19 @@ class LocalSystem:
         )
 
     def client(self, service: str) -> Any:
-        return self.session().client(service, endpoint_url=self.settings.aws_endpoint)
+        """One client per service for the stack's life: boto3 clients are thread-safe, and making one costs
+        tens of milliseconds of the GIL the handlers share (a burst's puts made one each before)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        return self.session().client(
+            service, endpoint_url=self.settings.aws_endpoint, config=Config(max_pool_connections=32)
+        )
 
     def app_environment(self, stage_env: dict[str, str]) -> dict[str, str]:
         """The stage's variables from .chalice/config.json, overridable from the shell,
@@ -79,8 +93,13 @@ class LocalSystem:
         from chalice.local import create_local_server
 
         s = self.settings
-        self.moto.start()
-        outputs = provision(s.aws_endpoint, s.region, s.stack_name, TEMPLATE_PATH, s.template_parameters)
+        # moto runs in a process of its own; it provisions from the template and, before anyone can see
+        # a half-restored stack, puts a saved state back (persist.py).
+        started = self.moto.start(s.region, s.stack_name, TEMPLATE_PATH, s.template_parameters, s.state_dir)
+        outputs = started["outputs"]
+        self._outputs_raw = outputs
+        if started["restored"] is not None:
+            self.restored = persist.StateSummary(**started["restored"])
         self.outputs = StackOutputs(
             bucket=outputs["UploadBucketName"],
             table=outputs["CampaignTableName"],
@@ -92,9 +111,6 @@ class LocalSystem:
             export_dlq_url=outputs["ExportDeadLetterQueueUrl"],
         )
         self.smtp.start()
-        if s.state_dir is not None and persist.saved(s.state_dir) is not None:
-            # Before the API and the pump: nobody sees a half-restored stack.
-            self.restored = persist.restore(*self._persist_args(), s.state_dir)
 
         factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
         config = factory.create_config_obj(chalice_stage_name=LOCAL_STAGE)
@@ -113,7 +129,7 @@ class LocalSystem:
         self._api_thread.start()
 
         self.pump = EventPump(
-            self.client("sqs"),
+            self._new_client("sqs"),  # its own: the workers' long polls must not queue behind a test's calls
             self.outputs.queue_url,
             self.outputs.queue_arn,
             s.region,
@@ -125,7 +141,7 @@ class LocalSystem:
         # The export worker's function (issue 17): its own queue and handler, as Lambda maps each queue to its
         # function; one worker at a time is enough for jobs that are rare and long.
         self.export_pump = EventPump(
-            self.client("sqs"),
+            self._new_client("sqs"),
             self.outputs.export_queue_url,
             self.outputs.export_queue_arn,
             s.region,
@@ -144,10 +160,7 @@ class LocalSystem:
     def _persist_args(self) -> tuple[dict[str, Any], str, str, dict[str, str]]:
         assert self.outputs is not None
         clients = {name: self.client(name) for name in ("s3", "dynamodb", "sqs")}
-        queues = {"upload": self.outputs.queue_url, "dead-letter": self.outputs.dlq_url}
-        if self.outputs.export_queue_url:
-            queues |= {"export": self.outputs.export_queue_url, "export-dead-letter": self.outputs.export_dlq_url}
-        return clients, self.outputs.bucket, self.outputs.table, queues
+        return clients, self.outputs.bucket, self.outputs.table, persist.stack_queues(self._outputs_raw)
 
     def save_state(self, with_queues: bool) -> persist.StateSummary | None:
         if self.settings.state_dir is None or self.outputs is None:
