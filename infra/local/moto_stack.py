@@ -191,10 +191,13 @@ def patch_dynamodb_query_cost() -> None:
     _query_patched = True
 
 
-# Reads whose answer is items as DynamoDB's JSON already: written with json.dumps instead of moto's
-# model-driven serializer, which walks every attribute of every item through botocore's shapes and took
-# three quarters of moto's time on a 1,000-row read. Anything else keeps moto's serializer.
-FAST_DYNAMODB_READS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
+# Item operations, whose answer is items (or nothing) in DynamoDB's JSON already: written with json.dumps
+# instead of moto's model-driven serializer, which walks every attribute of every item through botocore's
+# shapes and took three quarters of moto's time on a 1,000-row read. Anything else (table descriptions with
+# their timestamps, errors) keeps moto's serializer.
+FAST_DYNAMODB_READS = frozenset(
+    {"Query", "Scan", "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
+)
 _serialization_patched = False
 
 
@@ -205,7 +208,7 @@ def _wire_bytes(value: object) -> str:
 
 
 def fast_dynamodb_body(operation: str, result: object) -> str | None:
-    """The response body of a plain read, as moto's serializer would write it (binary as base64), or None
+    """The response body of an item operation, as moto's serializer would write it (binary as base64), or None
     when the read is not one of ``FAST_DYNAMODB_READS`` or holds anything but JSON's types and bytes."""
     if operation not in FAST_DYNAMODB_READS:
         return None

@@ -51,6 +51,17 @@ def _table(client: Any) -> None:
             if n % 4:  # a sparse index, as ours are
                 item |= {"gsi1pk": {"S": f"P#{n % 3}"}, "gsi1sk": {"S": f"U#{unit:03d}#{n:05d}"}}
             client.put_item(TableName=TABLE, Item=item)
+    _reset_written(client)
+
+
+WRITTEN = {"pk": {"S": "W#writes"}, "sk": {"S": "R#00001"}}
+
+
+def _reset_written(client: Any) -> None:
+    """The item the writes change, and the batch's items, as they are before each round."""
+    client.put_item(TableName=TABLE, Item={**WRITTEN, "n": {"N": "1"}, "blob": {"B": b"\x00"}, "ss": {"SS": ["a"]}})
+    for n in range(3):
+        client.put_item(TableName=TABLE, Item={"pk": {"S": "B#1"}, "sk": {"S": f"R#{n}"}})
 
 
 def _pages(client: Any, **query: Any) -> list[dict[str, Any]]:
@@ -112,7 +123,27 @@ def _answers(client: Any) -> list[Any]:
         RequestItems={TABLE: {"Keys": [{"pk": {"S": "C#x#U#000"}, "sk": {"S": f"R#{n:05d}"}} for n in (1, 2, 99)]}}
     )
     batch.pop("ResponseMetadata", None)
-    return [*answers, scan, item, batch]
+    # Writes answer too: the old item (ReturnValues), consumed capacity, unprocessed items.
+    key = WRITTEN
+    updated = client.update_item(
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="SET n = :n",
+        ExpressionAttributeValues={":n": {"N": "42"}},
+        ReturnValues="ALL_OLD",
+        ReturnConsumedCapacity="TOTAL",
+    )
+    put = client.put_item(
+        TableName=TABLE, Item={**key, "blob": {"B": b"\x01"}}, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL"
+    )
+    written = client.batch_write_item(
+        RequestItems={TABLE: [{"PutRequest": {"Item": {"pk": {"S": "B#1"}, "sk": {"S": f"R#{n}"}}}} for n in range(3)]}
+    )
+    deleted = client.delete_item(TableName=TABLE, Key=key, ReturnValues="ALL_OLD")
+    _reset_written(client)  # the next round starts alike
+    for answer in (updated, put, written, deleted):
+        answer.pop("ResponseMetadata", None)
+    return [*answers, scan, item, batch, updated, put, written, deleted]
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +177,7 @@ def test_every_query_and_read_answers_the_same_after_the_patches(
     before_and_after: tuple[list[Any], list[Any], dict[str, int]],
 ) -> None:
     before, after, _ = before_and_after
-    assert len(before) == len(after) == len(QUERIES) + 3
+    assert len(before) == len(after) == len(QUERIES) + 7
     for n, (old, new) in enumerate(zip(before, after, strict=True)):
         assert new == old, f"answer {n} changed"
     assert sum(len(page["Items"]) for page in before[0]) == 40
