@@ -181,13 +181,26 @@ def patch_dynamodb_query_cost() -> None:
         _query_scope.table = self
         _query_scope.hash_key = None if arguments.get("index_name") else arguments.get("hash_key")
         _query_scope.index_keys = [(name, value.value) for name, value in conditions]
+        # moto deep-copies every item it answers with, so an index's projection cannot cut the stored item;
+        # on the base table with no projection nothing is cut, and the answer is written out (inside the
+        # DynamoDB lock) before any write can touch the items: they are lent, not copied.
+        _query_scope.lend = not arguments.get("index_name") and not arguments.get("projection_expressions")
         try:
             return original_query(self, *args, **kwargs)
         finally:
             _query_scope.table = None
+            _query_scope.lend = False
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    original_deepcopy = Item.__deepcopy__
+
+    def lend_or_copy(self: Any, memo: dict[int, Any]) -> Any:
+        return self if getattr(_query_scope, "lend", False) else original_deepcopy(self, memo)
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+    Item.__deepcopy__ = lend_or_copy  # type: ignore[method-assign]
     _query_patched = True
 
 
@@ -236,6 +249,33 @@ def patch_dynamodb_serialization() -> None:
 
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
     _serialization_patched = True
+
+
+_item_patched = False
+ITEM_SIZE_LIMIT = 405_000  # moto's: "the actual limit is between 409 and 410KB" (LimitedSizeDict)
+
+
+def patch_dynamodb_item_size_check() -> None:
+    """moto checks DynamoDB's 400 KB item limit on every attribute it sets while building an item, summing
+    the sizes of all attributes set before (nested maps walked each time): quadratic in the attributes, and
+    a twelfth of moto's time on our items (pointers, problems with their histories). Sizes only add up, so
+    a prefix over the limit means the whole item is: one sum over the built item gives the same verdict."""
+    global _item_patched
+    if _item_patched:
+        return
+    from moto.dynamodb.models import dynamo_type
+
+    def build_item(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: dynamo_type.DynamoType(value) for key, value in attrs.items()}
+        if sum(dynamo_type.bytesize(key) + value.size() for key, value in values.items()) > ITEM_SIZE_LIMIT:
+            raise dynamo_type.ItemSizeTooLarge
+        self.attrs = dynamo_type.LimitedSizeDict.__new__(dynamo_type.LimitedSizeDict)
+        dict.update(self.attrs, values)  # later sets (update expressions) still go through moto's check
+
+    dynamo_type.Item.__init__ = build_item  # type: ignore[method-assign]
+    _item_patched = True
 
 
 _dispatch_patched = False
@@ -345,6 +385,7 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
     patch_dispatch_cost()
     patch_dynamodb_query_cost()
     patch_dynamodb_serialization()
+    patch_dynamodb_item_size_check()
     server = ThreadedMotoServer(ip_address=request["host"], port=request["port"], verbose=False)
     server.start()
     endpoint = f"http://{request['host']}:{request['port']}"

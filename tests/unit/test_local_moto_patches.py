@@ -140,10 +140,21 @@ def _answers(client: Any) -> list[Any]:
         RequestItems={TABLE: [{"PutRequest": {"Item": {"pk": {"S": "B#1"}, "sk": {"S": f"R#{n}"}}}} for n in range(3)]}
     )
     deleted = client.delete_item(TableName=TABLE, Key=key, ReturnValues="ALL_OLD")
+    # DynamoDB's 400 KB item limit: refused just over it, taken just under it (moto's 405,000 bytes).
+    limits = []
+    for size in (404_900, 405_100):
+        try:
+            client.put_item(
+                TableName=TABLE,
+                Item={"pk": {"S": "L#"}, "sk": {"S": "1"}, **{f"a{n}": {"S": "x" * (size // 10)} for n in range(10)}},
+            )
+            limits.append("taken")
+        except client.exceptions.ClientError as error:
+            limits.append(error.response["Error"]["Message"])
     _reset_written(client)  # the next round starts alike
     for answer in (updated, put, written, deleted):
         answer.pop("ResponseMetadata", None)
-    return [*answers, scan, item, batch, updated, put, written, deleted]
+    return [*answers, scan, item, batch, updated, put, written, deleted, limits]
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +168,7 @@ def before_and_after() -> tuple[list[Any], list[Any], dict[str, int]]:
         before = _answers(client)
         moto_stack.patch_dynamodb_query_cost()
         moto_stack.patch_dynamodb_serialization()
+        moto_stack.patch_dynamodb_item_size_check()
         narrowed = {"calls": 0}
         patched_all_items = Table.all_items
 
@@ -177,7 +189,8 @@ def test_every_query_and_read_answers_the_same_after_the_patches(
     before_and_after: tuple[list[Any], list[Any], dict[str, int]],
 ) -> None:
     before, after, _ = before_and_after
-    assert len(before) == len(after) == len(QUERIES) + 7
+    assert len(before) == len(after) == len(QUERIES) + 8
+    assert before[-1][0] == "taken" and before[-1][1] != "taken"
     for n, (old, new) in enumerate(zip(before, after, strict=True)):
         assert new == old, f"answer {n} changed"
     assert sum(len(page["Items"]) for page in before[0]) == 40
