@@ -278,6 +278,33 @@ def patch_dynamodb_item_size_check() -> None:
     _item_patched = True
 
 
+_sqs_patched = False
+
+
+def patch_sqs_receive_cost() -> None:
+    """moto checks each message's retention on every receive by computing *all* of the queue's attributes,
+    approximate message counts included, which walk every message: a receive cost the queue's length
+    squared, a tenth of moto's time while a 200-upload burst waited in the queue. The retention period is
+    one attribute of the queue; it is read as such, with the same arithmetic."""
+    global _sqs_patched
+    if _sqs_patched:
+        return
+    from moto.sqs.models import SQSBackend, unix_time
+
+    original = SQSBackend.is_message_valid_based_on_retention_period
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = getattr(self.get_queue(queue_name), "message_retention_period", None)
+        if not isinstance(retention_period, int):
+            return original(self, queue_name, message)
+        return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        is_message_valid_based_on_retention_period
+    )
+    _sqs_patched = True
+
+
 _dispatch_patched = False
 
 
@@ -386,6 +413,7 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
     patch_dynamodb_query_cost()
     patch_dynamodb_serialization()
     patch_dynamodb_item_size_check()
+    patch_sqs_receive_cost()
     server = ThreadedMotoServer(ip_address=request["host"], port=request["port"], verbose=False)
     server.start()
     endpoint = f"http://{request['host']}:{request['port']}"

@@ -220,3 +220,30 @@ def test_the_narrowed_path_is_the_one_taken(before_and_after: tuple[list[Any], l
 def test_fast_body_is_json_with_binary_as_base64(operation: str, result: Any, expected: Any) -> None:
     body = moto_stack.fast_dynamodb_body(operation, result)
     assert (json.loads(body) if body is not None else None) == expected
+
+
+def test_a_message_past_its_retention_is_dropped_as_moto_drops_it() -> None:
+    from moto.sqs.models import SQSBackend, sqs_backends
+
+    with pytest.MonkeyPatch.context() as env, mock_aws():
+        env.delenv("AWS_ENDPOINT_URL", raising=False)
+        sqs = boto3.client("sqs", region_name="cn-north-1")
+        url = sqs.create_queue(QueueName="kept", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        for n in range(5):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+        backend = next(iter(sqs_backends.values()))["cn-north-1"]
+        queue = backend.get_queue("kept")
+        messages = list(queue._messages)
+        messages[1].sent_timestamp -= 61_000  # sent 61 s ago: past a 60 s retention
+        messages[2].sent_timestamp -= 59_000  # still within it
+        before = [backend.is_message_valid_based_on_retention_period("kept", m) for m in messages]
+        moto_stack.patch_sqs_receive_cost()
+        assert SQSBackend.is_message_valid_based_on_retention_period.__name__ == (
+            "is_message_valid_based_on_retention_period"
+        )
+        after = [backend.is_message_valid_based_on_retention_period("kept", m) for m in messages]
+        assert before == after == [True, False, True, True, True]
+        bodies: list[str] = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            bodies += [m["Body"] for m in batch]
+        assert sorted(bodies) == ["m0", "m2", "m3", "m4"]
