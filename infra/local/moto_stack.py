@@ -158,6 +158,14 @@ def patch_dynamodb_query_cost() -> None:
         items: dict[Any, Any] = vars(self)["items"]
         if _query_scope.hash_key is None:
             wanted = _query_scope.index_keys  # the index's string key values: a cheap first sieve
+            if len(wanted) == 1:  # one hash key, as every index of ours: the loop an index Query spends on
+                ((name, expected),) = wanted
+                return [
+                    item
+                    for partition in items.values()
+                    for item in partition.values()
+                    if (value := item.attrs.get(name)) is not None and value.value == expected and value.type == "S"
+                ]
             found = []
             for partition in items.values():
                 for item in partition.values():

@@ -62,14 +62,14 @@ def run(system: Any, uploads: int = 200, rows: int = 30, timeout: float = 600, r
             try:
                 _, body = api_get(system, f"/campaigns/{CAMPAIGN}/submissions", limit="100")
             except OSError:  # moto's server is not thread-safe under load: a 500 now and then; ask again
-                time.sleep(0.5)  # an office page refreshing twice a second; more often would load the stack under test
+                time.sleep(1.0)  # an office page refreshing once a second; more often loads the stack under test
                 continue
             now = time.perf_counter()
             for item in body.get("items", []):
                 seen_at.setdefault(item["version_id"], now)
             if put_at and set(put_at) <= set(seen_at) and len(put_at) == uploads:
                 done.set()
-            time.sleep(0.5)  # an office page refreshing twice a second; more often would load the stack under test
+            time.sleep(1.0)  # an office page refreshing once a second; more often loads the stack under test
 
     poller = threading.Thread(target=poll, name="bench-poller", daemon=True)
     poller.start()
