@@ -449,13 +449,19 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
+    # The pipe to the parent carries one line, the reply. Anything moto or a library prints goes to stderr:
+    # on stdout it would corrupt the reply, and later fill a pipe nobody reads and block the server.
+    reply_to = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     request = json.loads(sys.stdin.readline())
     try:
         reply = _serve(request)
     except Exception:
-        print(json.dumps({"error": traceback.format_exc()}), flush=True)
+        reply = {"error": traceback.format_exc()}
+    reply_to.write(json.dumps(reply, ensure_ascii=False) + "\n")
+    reply_to.close()
+    if "error" in reply:
         return 1
-    print(json.dumps(reply, ensure_ascii=False), flush=True)
     sys.stdin.read()  # until the parent closes the pipe (a clean stop) or dies
     sys.stdout.flush()
     os._exit(0)  # the server's threads hold nothing to save: the parent saved the state over HTTP before

@@ -261,3 +261,49 @@ def test_the_tour_on_other_ports_then_a_restart_keeps_everything(stack: Stack) -
     assert "fresh start" in stack.start()
     assert stack.get("/campaigns/xinzhou-2023/submissions")["items"] == []
     stack.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def test_the_aws_endpoint_process_ends_with_the_stack_even_when_the_stack_is_killed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """moto runs as a process of its own (infra/local/moto_stack.py): a stack killed outright (no Ctrl-C,
+    no clean stop) must not leave it holding its port and memory."""
+    stack = Stack(tmp_path_factory.mktemp("killed"))
+    stack.start()
+    assert stack.process is not None
+    endpoint = [
+        child
+        for child in _children(stack.process.pid)
+        if b"infra.local.moto_stack" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+    assert len(endpoint) == 1, "the AWS endpoint runs as one child process"
+    stack.process.kill()
+    stack.process.wait(timeout=10)
+    port = int(stack.env["LOCAL_AWS_PORT"])
+    assert _wait(lambda: _refused(port), timeout=20), "the AWS endpoint's port is let go"
+    assert _wait(lambda: _gone(endpoint[0]), timeout=20)
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.connect(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            return True
+    return False
+
+
+def _gone(pid: int) -> bool:
+    """Exited: reaped, or a zombie with nothing left running (PID 1 in a container may never reap it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in status and "Threads:\t1\n" in status
