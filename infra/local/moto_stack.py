@@ -140,7 +140,7 @@ def patch_dynamodb_query_cost() -> None:
     ``all_items`` is narrowed: on the base table to the partition asked for; on an index (string keys, as
     ours all are) to the items holding the index's key values, unsorted, since moto sorts an index's answer
     by the index's keys afterwards and checks every condition again.
-    What the Query returns is unchanged; tests/integration/test_local_stack.py compares it with moto's own.
+    What the Query returns is unchanged; tests/unit/test_local_moto_patches.py compares it with moto's own.
     """
     global _query_patched
     if _query_patched:
@@ -158,7 +158,7 @@ def patch_dynamodb_query_cost() -> None:
         items: dict[Any, Any] = vars(self)["items"]
         if _query_scope.hash_key is None:
             wanted = _query_scope.index_keys  # the index's string key values: a cheap first sieve
-            if len(wanted) == 1:  # one hash key, as every index of ours: the loop an index Query spends on
+            if len(wanted) == 1:  # one hash key, as every index of ours has: the hot loop, kept lean
                 ((name, expected),) = wanted
                 return [
                     item
@@ -186,6 +186,8 @@ def patch_dynamodb_query_cost() -> None:
         conditions = arguments.get("hash_key_conditions") or []
         if arguments.get("index_name") and not (conditions and all(v.type == "S" for _, v in conditions)):
             return original_query(self, *args, **kwargs)
+        if not arguments.get("index_name") and getattr(arguments.get("hash_key"), "type", None) != "S":
+            return original_query(self, *args, **kwargs)  # a number key: moto compares by value, not by hash
         _query_scope.table = self
         _query_scope.hash_key = None if arguments.get("index_name") else arguments.get("hash_key")
         _query_scope.index_keys = [(name, value.value) for name, value in conditions]
