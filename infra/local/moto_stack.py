@@ -137,8 +137,8 @@ def patch_dynamodb_query_cost() -> None:
     a few uploads, and the whole test suite's table slowed every handler). DynamoDB reads one partition.
 
     Within a Query (and only there: a Scan keeps moto's order, which its pagination relies on) the table's
-    ``all_items`` is narrowed: on the base table to the partition asked for; on an index (string keys, as
-    ours all are) to the items holding the index's key values, unsorted, since moto sorts an index's answer
+    ``all_items`` is narrowed: on the base table to the partition asked for; on an index (one string hash
+    key, as ours all have) to the items holding the key's value, unsorted, since moto sorts an index's answer
     by the index's keys afterwards and checks every condition again.
     What the Query returns is unchanged; tests/unit/test_local_moto_patches.py compares it with moto's own.
     """
@@ -157,25 +157,13 @@ def patch_dynamodb_query_cost() -> None:
             return original_all_items(self)
         items: dict[Any, Any] = vars(self)["items"]
         if _query_scope.hash_key is None:
-            wanted = _query_scope.index_keys  # the index's string key values: a cheap first sieve
-            if len(wanted) == 1:  # one hash key, as every index of ours has: the hot loop, kept lean
-                ((name, expected),) = wanted
-                return [
-                    item
-                    for partition in items.values()
-                    for item in partition.values()
-                    if (value := item.attrs.get(name)) is not None and value.value == expected and value.type == "S"
-                ]
-            found = []
-            for partition in items.values():
-                for item in partition.values():
-                    values = [item.attrs.get(name) for name, _ in wanted]
-                    if all(
-                        v is not None and v.type == "S" and v.value == expected
-                        for v, (_, expected) in zip(values, wanted, strict=True)
-                    ):
-                        found.append(item)
-            return found
+            name, expected = _query_scope.index_key  # the index's hash key value: a cheap first sieve
+            return [
+                item
+                for partition in items.values()
+                for item in partition.values()
+                if (value := item.attrs.get(name)) is not None and value.value == expected and value.type == "S"
+            ]
         partition = items.get(_query_scope.hash_key, {})  # get: the table's defaultdict must not grow
         return list(partition.values())  # moto sorts the partition's items by range key itself
 
@@ -184,13 +172,13 @@ def patch_dynamodb_query_cost() -> None:
             return original_query(self, *args, **kwargs)
         arguments = signature.bind(self, *args, **kwargs).arguments
         conditions = arguments.get("hash_key_conditions") or []
-        if arguments.get("index_name") and not (conditions and all(v.type == "S" for _, v in conditions)):
-            return original_query(self, *args, **kwargs)
+        if arguments.get("index_name") and not (len(conditions) == 1 and conditions[0][1].type == "S"):
+            return original_query(self, *args, **kwargs)  # every index of ours has one string hash key
         if not arguments.get("index_name") and getattr(arguments.get("hash_key"), "type", None) != "S":
             return original_query(self, *args, **kwargs)  # a number key: moto compares by value, not by hash
         _query_scope.table = self
         _query_scope.hash_key = None if arguments.get("index_name") else arguments.get("hash_key")
-        _query_scope.index_keys = [(name, value.value) for name, value in conditions]
+        _query_scope.index_key = (conditions[0][0], conditions[0][1].value) if conditions else None
         # moto deep-copies every item it answers with, so an index's projection cannot cut the stored item;
         # on the base table with no projection nothing is cut, and the answer is written out (inside the
         # DynamoDB lock) before any write can touch the items: they are lent, not copied.
@@ -378,11 +366,16 @@ class MotoStack:
         answer = _read_line(self._process.stdout, timeout)
         if not answer:
             self.stop()
-            raise RuntimeError(f"the local AWS endpoint (moto) did not start (exit code {self._process.returncode})")
+            raise RuntimeError(
+                f"本地 AWS 端点（moto）未能启动（退出码 {self._process.returncode}）：请看上方的错误输出；"
+                f"若端口 {self.port} 已被占用，请换一个 LOCAL_AWS_PORT。"
+            )
         reply: dict[str, Any] = json.loads(answer)
         if "error" in reply:
             self.stop()
-            raise RuntimeError(f"the local AWS endpoint (moto) failed to start:\n{reply['error']}")
+            raise RuntimeError(
+                f"本地 AWS 端点（moto）启动时出错（端口 {self.port}，LOCAL_AWS_PORT）：\n{reply['error']}"
+            )
         return reply
 
     def stop(self) -> None:
@@ -413,7 +406,7 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
     from moto.server import ThreadedMotoServer
 
     from infra.local import persist
-    from infra.local.provision import provision
+    from infra.local.provision import local_session, provision
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("moto").setLevel(logging.ERROR)  # "no CloudFormation support for …": applied by provision
@@ -433,11 +426,7 @@ def _serve(request: dict[str, Any]) -> dict[str, Any]:
     restored = None
     state_dir = Path(request["state_dir"]) if request["state_dir"] else None
     if state_dir is not None and persist.saved(state_dir) is not None:
-        import boto3
-
-        session = boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=request["region"]
-        )
+        session = local_session(request["region"])
         clients = {name: session.client(name, endpoint_url=endpoint) for name in ("s3", "dynamodb", "sqs")}
         summary = persist.restore(
             clients,

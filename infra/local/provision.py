@@ -191,11 +191,16 @@ def apply_skipped_properties(template: dict[str, Any], stack_name: str, region: 
     return applied
 
 
+def local_session(region: str) -> boto3.session.Session:
+    """A session for the local stack: moto takes any key, so one fixed pair serves every client."""
+    return boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
+
+
 def provision(
     endpoint: str, region: str, stack_name: str, template_path: Path, parameters: dict[str, str]
 ) -> dict[str, str]:
     """Create the stack from the template and return its outputs."""
-    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
+    session = local_session(region)
     cfn = session.client("cloudformation", endpoint_url=endpoint)
     template_body = template_path.read_text(encoding="utf-8")
     # moto warns (from its server thread) that it skips the queue policy; we apply it below.

@@ -14,6 +14,7 @@ import boto3
 from infra.local import persist
 from infra.local.gateway import patch_authorizer_fidelity
 from infra.local.moto_stack import MotoStack
+from infra.local.provision import local_session
 from infra.local.pump import EventPump
 from infra.local.settings import PROJECT_DIR, TEMPLATE_PATH, LocalSettings
 from infra.local.smtp_sink import SmtpSink
@@ -55,9 +56,7 @@ class LocalSystem:
         self._clients_lock = threading.Lock()
 
     def session(self) -> boto3.session.Session:
-        return boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name=self.settings.region
-        )
+        return local_session(self.settings.region)
 
     def client(self, service: str) -> Any:
         """One client per service for the stack's life: boto3 clients are thread-safe, and making one costs
